@@ -1,0 +1,30 @@
+# Set-up and the two everyday commands. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test test-fast demo clean
+
+install: $(STAMP)
+
+# mmcv 1.7.2 is an sdist whose setup.py imports pkg_resources: setuptools (<81) and wheel go
+# in first, then everything is installed without build isolation.
+$(STAMP): requirements.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q 'setuptools>=77,<81' wheel
+	$(PY) -m pip install -q --no-build-isolation -r requirements.txt
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q tests
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
+
+demo: install
+	$(PY) tools/demo.py
+
+clean:
+	rm -rf $(VENV) work_dirs/demo data/toy

@@ -1,0 +1,52 @@
+"""Registries of the network parts and the builders that turn config dicts into modules."""
+import warnings
+
+from mmcv.cnn import MODELS as MMCV_MODELS
+from mmcv.utils import Registry
+
+# One parent registry, so that a config may name an mmcv layer (ConvModule, ...) anywhere.
+MODELS = Registry('models', parent=MMCV_MODELS)
+BACKBONES = MODELS
+NECKS = MODELS
+HEADS = MODELS
+LOSSES = MODELS
+SEGMENTORS = MODELS
+# UDA methods wrap a segmentor; they live in their own registry as in the original.
+UDA = Registry('uda')
+
+
+def build_backbone(cfg):
+    return BACKBONES.build(cfg)
+
+
+def build_neck(cfg):
+    return NECKS.build(cfg)
+
+
+def build_head(cfg):
+    return HEADS.build(cfg)
+
+
+def build_loss(cfg):
+    return LOSSES.build(cfg)
+
+
+def build_segmentor(cfg, train_cfg=None, test_cfg=None):
+    """Build a segmentor; train_cfg/test_cfg belong in ``cfg`` (the arguments are deprecated)."""
+    if train_cfg is not None or test_cfg is not None:
+        warnings.warn('train_cfg and test_cfg are deprecated, set them in the model config',
+                      UserWarning)
+    assert cfg.get('train_cfg') is None or train_cfg is None, \
+        'train_cfg given both in the model config and as an argument'
+    assert cfg.get('test_cfg') is None or test_cfg is None, \
+        'test_cfg given both in the model config and as an argument'
+    return SEGMENTORS.build(cfg, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+
+
+def build_train_model(cfg, train_cfg=None, test_cfg=None):
+    """The UDA wrapper when the config has ``uda`` (SPEC 3.1), else the plain segmentor."""
+    if 'uda' in cfg:
+        cfg.uda['model'] = cfg.model
+        cfg.uda['max_iters'] = cfg.runner.max_iters
+        return UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+    return build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)

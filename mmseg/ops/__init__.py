@@ -1,0 +1,3 @@
+from .wrappers import resize
+
+__all__ = ['resize']
