@@ -1,1 +1,2 @@
-
+from .metrics import *  # noqa: F401,F403
+from .eval_hooks import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+from .mix_transformer import *  # noqa: F401,F403
+from .resnet import *  # noqa: F401,F403

@@ -1,0 +1,4 @@
+from .ema import *  # noqa: F401,F403
+from .dacs_transforms import *  # noqa: F401,F403
+from .masking_transforms import *  # noqa: F401,F403
+from .visualization import *  # noqa: F401,F403
