@@ -1,0 +1,99 @@
+"""Pieces shared by the dataset converters: label-ID mapping, class statistics, parallel runs.
+
+The three statistics files are what rare-class sampling reads (SPEC 1.1):
+``sample_class_stats.json``, ``sample_class_stats_dict.json`` and ``samples_with_class.json``.
+"""
+import json
+import multiprocessing
+import os
+import os.path as osp
+
+import numpy as np
+from tqdm import tqdm
+
+__all__ = [
+    'NUM_CLASSES', 'ConversionError', 'require_dir', 'map_to_train_ids', 'class_pixel_counts',
+    'save_class_stats', 'run_tasks', 'exit_on_error'
+]
+
+NUM_CLASSES = 19
+IGNORE_INDEX = 255
+
+
+class ConversionError(Exception):
+    """Bad converter input (missing folder, unreadable file); the CLI prints it, no traceback."""
+
+
+def require_dir(path, what):
+    """Raise ConversionError naming ``path`` if it is not a folder (``what`` belongs there)."""
+    if not osp.isdir(path):
+        raise ConversionError(f'{path} not found: expected {what}')
+    return path
+
+
+def map_to_train_ids(label, id_to_train_id):
+    """Map an integer label array (H×W) to train IDs (H×W uint8, 255 for unmapped IDs)."""
+    label = np.asarray(label)
+    if label.ndim != 2 or not np.issubdtype(label.dtype, np.integer):
+        raise ValueError(f'expected a 2-D integer label array, got shape {label.shape} '
+                         f'and dtype {label.dtype}')
+    lookup = np.full(max(id_to_train_id) + 1, IGNORE_INDEX, dtype=np.uint8)
+    for label_id, train_id in id_to_train_id.items():
+        lookup[label_id] = train_id
+    train_ids = np.full(label.shape, IGNORE_INDEX, dtype=np.uint8)
+    known = (label >= 0) & (label < lookup.size)
+    train_ids[known] = lookup[label[known]]
+    return train_ids
+
+
+def class_pixel_counts(train_ids, num_classes=NUM_CLASSES):
+    """Pixel count per train ID for the classes present: ``{train_id: count}`` (ints, sorted)."""
+    counts = np.bincount(np.asarray(train_ids, dtype=np.int64).ravel(), minlength=256)
+    return {c: int(counts[c]) for c in range(num_classes) if counts[c] > 0}
+
+
+def save_class_stats(out_dir, sample_class_stats):
+    """Write the three rare-class-sampling statistics files into ``out_dir`` (SPEC 1.1).
+
+    ``sample_class_stats`` is a list of ``{train_id: count, ..., 'file': path}`` dicts, one per
+    label file. Returns the paths written.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    per_file = {}
+    samples_with_class = {}
+    for stats in sample_class_stats:
+        counts = {c: n for c, n in stats.items() if c != 'file'}
+        per_file[stats['file']] = counts
+        for c, n in counts.items():
+            samples_with_class.setdefault(c, []).append([stats['file'], n])
+    # Classes in ascending train-ID order, so the file does not depend on which image came first.
+    samples_with_class = dict(sorted(samples_with_class.items()))
+    outputs = {
+        'sample_class_stats.json': sample_class_stats,
+        'sample_class_stats_dict.json': per_file,
+        'samples_with_class.json': samples_with_class,
+    }
+    paths = []
+    for name, content in outputs.items():
+        path = osp.join(out_dir, name)
+        with open(path, 'w') as f:
+            json.dump(content, f, indent=2)
+        paths.append(path)
+    return paths
+
+
+def run_tasks(func, tasks, nproc=1, desc=None):
+    """``[func(t) for t in tasks]`` with a progress bar, in ``nproc`` worker processes if > 1."""
+    tasks = list(tasks)
+    if nproc <= 1 or len(tasks) <= 1:
+        return [func(task) for task in tqdm(tasks, desc=desc, unit='file')]
+    with multiprocessing.Pool(min(nproc, len(tasks))) as pool:
+        return list(tqdm(pool.imap(func, tasks), total=len(tasks), desc=desc, unit='file'))
+
+
+def exit_on_error(convert, *args, **kwargs):
+    """Run a conversion; a ConversionError ends the program with its message and status 1."""
+    try:
+        return convert(*args, **kwargs)
+    except ConversionError as exc:
+        raise SystemExit(f'error: {exc}') from None

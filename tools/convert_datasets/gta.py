@@ -1,0 +1,89 @@
+"""Convert GTA labels (Cityscapes label IDs) to train IDs and write the RCS statistics (SPEC 1.1).
+
+Usage: python tools/convert_datasets/gta.py data/gta [--gt-dir labels] [-o OUT] [--nproc N]
+Every ``<gt-dir>/*.png`` becomes ``<same name>_labelTrainIds.png`` (uint8, mode L).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+from PIL import Image
+
+if __package__ in (None, ''):  # run as a script: make ``tools`` importable
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from tools.convert_datasets.common import (ConversionError, class_pixel_counts,  # noqa: E402
+                                           exit_on_error, map_to_train_ids, require_dir,
+                                           run_tasks, save_class_stats)
+
+__all__ = ['GTA_ID_TO_TRAIN_ID', 'convert_gta_label', 'convert_gta', 'parse_args', 'main']
+
+# Cityscapes label ID -> train ID; every other ID becomes 255 (SPEC 1.1).
+GTA_ID_TO_TRAIN_ID = {
+    7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
+    26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
+}
+TRAIN_ID_SUFFIX = '_labelTrainIds.png'
+
+
+def read_label_ids(label_file):
+    """Read a single-channel label-ID PNG (mode L, P or I) as an H×W integer array."""
+    try:
+        with Image.open(label_file) as img:
+            mode = img.mode
+            label = np.asarray(img)
+    except (OSError, ValueError) as exc:
+        raise ConversionError(f'cannot read label file {label_file}: {exc}') from None
+    if label.ndim != 2:
+        raise ConversionError(f'{label_file}: expected a single-channel label-ID PNG (mode L, P '
+                              f'or I), got mode {mode}')
+    return label
+
+
+def convert_gta_label(label_file):
+    """Write ``<label_file>_labelTrainIds.png``; return ``{train_id: count, 'file': out_file}``."""
+    train_ids = map_to_train_ids(read_label_ids(label_file), GTA_ID_TO_TRAIN_ID)
+    out_file = label_file[:-len('.png')] + TRAIN_ID_SUFFIX
+    Image.fromarray(train_ids, mode='L').save(out_file)
+    stats = class_pixel_counts(train_ids)
+    stats['file'] = out_file
+    return stats
+
+
+def convert_gta(data_root, gt_dir='labels', out_dir=None, nproc=1):
+    """Convert every label in ``data_root/gt_dir``; statistics go to ``out_dir`` (or data_root)."""
+    data_root = str(data_root)
+    label_dir = require_dir(
+        osp.join(data_root, gt_dir),
+        'the GTA label folder (labels/*.png with Cityscapes label IDs; see README, Datasets)')
+    label_files = sorted(
+        osp.join(label_dir, name) for name in os.listdir(label_dir)
+        if name.endswith('.png') and not name.endswith(TRAIN_ID_SUFFIX))
+    if not label_files:
+        raise ConversionError(f'no label files (*.png) found in {label_dir}')
+    sample_class_stats = run_tasks(convert_gta_label, label_files, nproc, desc='GTA labels')
+    save_class_stats(str(out_dir) if out_dir is not None else data_root, sample_class_stats)
+    return sample_class_stats
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert GTA annotations to train IDs and write the rare-class statistics')
+    parser.add_argument('gta_path', help='GTA data root (holds images/ and labels/)')
+    parser.add_argument('--gt-dir', default='labels', help='label folder under the data root')
+    parser.add_argument('-o', '--out-dir', help='where the statistics go (default: the data root)')
+    parser.add_argument('--nproc', default=4, type=int, help='number of processes')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    stats = exit_on_error(convert_gta, args.gta_path, args.gt_dir, args.out_dir, args.nproc)
+    print(f'converted {len(stats)} GTA label files')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
