@@ -1,0 +1,65 @@
+"""Loading ImageNet-pretrained weights into a backbone, with checks that name what does not fit."""
+import os
+import warnings
+
+import torch
+
+__all__ = ['read_state_dict', 'load_pretrained_weights']
+
+WEIGHTS_HINT = 'see README section "Datasets and weights"'
+
+
+def read_state_dict(path, download_hint):
+    """Read a checkpoint file and return its plain state dict (unwrapping 'state_dict'/'model').
+
+    A missing file raises FileNotFoundError naming the path and ``download_hint``.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'pretrained weights {path} not found: {download_hint} '
+                                f'({WEIGHTS_HINT})')
+    try:
+        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # mmcv-style checkpoints may carry non-tensor metadata
+        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'{path}: expected a dict of tensors (or a dict with key '
+                         f'"state_dict" or "model"), got {type(checkpoint).__name__}')
+    for wrapper_key in ('state_dict', 'model'):
+        if wrapper_key in checkpoint and isinstance(checkpoint[wrapper_key], dict):
+            checkpoint = checkpoint[wrapper_key]
+            break
+    # Weights saved from a DataParallel/segmentor wrapper.
+    if checkpoint and all(k.startswith('module.') for k in checkpoint):
+        checkpoint = {k[len('module.'):]: v for k, v in checkpoint.items()}
+    return checkpoint
+
+
+def load_pretrained_weights(module, path, download_hint, ignored_prefixes=()):
+    """Load ``path`` into ``module``; keys starting with ``ignored_prefixes`` are dropped.
+
+    Any other missing or unexpected key, or a shape mismatch, raises a ValueError listing them.
+    Returns the list of dropped keys.
+    """
+    state_dict = read_state_dict(path, download_hint)
+    dropped = [k for k in state_dict if k.startswith(tuple(ignored_prefixes))]
+    state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    mismatched = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}'
+                  for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
+    if missing or unexpected or mismatched:
+        problems = []
+        for title, items in (('missing keys', missing), ('unexpected keys', unexpected),
+                             ('shape mismatches', mismatched)):
+            if items:
+                shown = ', '.join(items[:20]) + (f', ... ({len(items)} in all)'
+                                                 if len(items) > 20 else '')
+                problems.append(f'{title}: {shown}')
+        raise ValueError(f'{path} does not fit {type(module).__name__}: ' + '; '.join(problems))
+    module.load_state_dict(state_dict, strict=True)
+    if dropped:
+        warnings.warn(f'{path}: ignored {len(dropped)} keys not used by the backbone '
+                      f'({", ".join(dropped[:5])})')
+    return dropped
