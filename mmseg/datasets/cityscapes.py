@@ -1,1 +1,101 @@
-"""(being written)"""
+"""Cityscapes (SPEC 1): 19 classes, pseudo-label margins of the UDA target, label-ID export."""
+import numpy as np
+from PIL import Image
+
+from .builder import DATASETS
+from .custom import CustomDataset
+
+__all__ = ['CityscapesDataset', 'make_valid_pseudo_mask', 'CITYSCAPES_CLASSES',
+           'CITYSCAPES_PALETTE']
+
+CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
+                      'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
+                      'truck', 'bus', 'train', 'motorcycle', 'bicycle')
+CITYSCAPES_PALETTE = [[128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156],
+                      [190, 153, 153], [153, 153, 153], [250, 170, 30], [220, 220, 0],
+                      [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60],
+                      [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100],
+                      [0, 0, 230], [119, 11, 32]]
+
+
+def make_valid_pseudo_mask(shape, margins):
+    """uint8 H×W mask: 1 everywhere except 0 in the [top, bottom, left, right] margins."""
+    top, bottom, left, right = margins
+    height, width = shape
+    mask = np.ones((height, width), dtype=np.uint8)
+    mask[:top, :] = 0
+    mask[height - bottom:, :] = 0
+    mask[:, :left] = 0
+    mask[:, width - right:] = 0
+    return mask
+
+
+def _label_id_tables():
+    """Train ID → label ID lookup (unknown train IDs → 0, 'unlabeled') and the label-ID palette."""
+    from cityscapesscripts.helpers.labels import labels, trainId2label
+    lookup = np.zeros(256, dtype=np.uint8)
+    for train_id in range(len(CITYSCAPES_CLASSES)):
+        lookup[train_id] = trainId2label[train_id].id
+    palette = np.zeros((256, 3), dtype=np.uint8)
+    for label in labels:
+        if label.id >= 0:
+            palette[label.id] = label.color
+    return lookup, palette
+
+
+@DATASETS.register_module()
+class CityscapesDataset(CustomDataset):
+    """Cityscapes in ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` and
+    ``gtFine/<split>/<city>/*_gtFine_labelTrainIds.png``.
+
+    crop_pseudo_margins=[top, bottom, left, right] adds a valid_pseudo_mask of the full frame
+    (0 in the margins) to the segmentation fields before the pipeline (SPEC 1).
+    """
+
+    CLASSES = CITYSCAPES_CLASSES
+    PALETTE = CITYSCAPES_PALETTE
+    DATASET_NAME = 'Cityscapes'
+    CONVERTER = 'tools/convert_datasets/cityscapes.py'
+
+    def __init__(self, img_suffix='_leftImg8bit.png', seg_map_suffix='_gtFine_labelTrainIds.png',
+                 crop_pseudo_margins=None, **kwargs):
+        if crop_pseudo_margins is not None:
+            if len(crop_pseudo_margins) != 4 or any(int(m) != m or m < 0
+                                                    for m in crop_pseudo_margins):
+                raise ValueError('crop_pseudo_margins must be 4 non-negative integers '
+                                 f'[top, bottom, left, right], got {crop_pseudo_margins}')
+        self.pseudo_margins = crop_pseudo_margins
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
+
+    def _frame_shape(self, results):
+        """(h, w) of the full image, read from the file header only."""
+        path = f"{results['img_prefix']}/{results['img_info']['filename']}"
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f'image file not found: {path}') from error
+        return height, width
+
+    def pre_pipeline(self, results):
+        super().pre_pipeline(results)
+        if self.pseudo_margins is not None:
+            # Pseudo-labels near the border suffer from rectification artefacts (e.g. sky
+            # drifting to building), so the margins get zero pseudo-label weight (SPEC 1).
+            results['valid_pseudo_mask'] = make_valid_pseudo_mask(self._frame_shape(results),
+                                                                  self.pseudo_margins)
+            results['seg_fields'].append('valid_pseudo_mask')
+
+    def _prediction_png(self, result, to_label_id=True):
+        if not to_label_id:
+            return super()._prediction_png(result)
+        lookup, palette = _label_id_tables()
+        png = Image.fromarray(lookup[result.astype(np.uint8)]).convert('P')
+        png.putpalette(palette.flatten().tolist())
+        return png
+
+    def format_results(self, results, imgfile_prefix, to_label_id=True, indices=None):
+        """One PNG per prediction named after the image; label IDs with the Cityscapes palette
+        when to_label_id (for the Cityscapes server), else train IDs (ACDC/Dark Zurich)."""
+        return super().format_results(results, imgfile_prefix, indices=indices,
+                                      to_label_id=to_label_id)

@@ -1,1 +1,238 @@
-"""(being written)"""
+"""CustomDataset: image/label folders (or a split file), the pipeline, evaluation and PNG export."""
+import os
+import os.path as osp
+import warnings
+from collections import OrderedDict
+
+import mmcv
+import numpy as np
+from mmcv.utils import print_log
+from PIL import Image
+from prettytable import PrettyTable
+from torch.utils.data import Dataset
+
+from mmseg.core.evaluation.metrics import (SUPPORTED_METRICS, intersect_and_union,
+                                           total_area_to_metrics)
+from .builder import DATASETS
+from .pipelines import Compose
+from .pipelines.loading import apply_label_map, load_label_map, reduce_zero
+
+__all__ = ['CustomDataset']
+
+
+@DATASETS.register_module()
+class CustomDataset(Dataset):
+    """Images under ``img_dir`` (found recursively by ``img_suffix``, sorted, or listed without
+    suffix in ``split``) with labels ``<same relative name><seg_map_suffix>`` under ``ann_dir``.
+
+    Relative img_dir/ann_dir/split are joined to data_root. Items are pipeline outputs.
+    """
+
+    CLASSES = None
+    PALETTE = None
+    DATASET_NAME = 'the dataset'
+    CONVERTER = None  # tools/convert_datasets/<name>.py that prepares the labels, if any
+
+    def __init__(self, pipeline, img_dir, img_suffix='.jpg', ann_dir=None, seg_map_suffix='.png',
+                 split=None, data_root=None, test_mode=False, ignore_index=255,
+                 reduce_zero_label=False, classes=None, palette=None):
+        self.pipeline = Compose(pipeline)
+        self.img_suffix = img_suffix
+        self.seg_map_suffix = seg_map_suffix
+        self.data_root = data_root
+        self.test_mode = test_mode
+        self.ignore_index = ignore_index
+        self.reduce_zero_label = reduce_zero_label
+        self.label_map = None
+        self.CLASSES, self.PALETTE = self.get_classes_and_palette(classes, palette)
+        self.img_dir = self._join_root(img_dir)
+        self.ann_dir = self._join_root(ann_dir)
+        self.split = self._join_root(split)
+        self._check_exists(self.img_dir)
+        if self.ann_dir is not None:
+            self._check_exists(self.ann_dir)
+        self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir,
+                                               self.seg_map_suffix, self.split)
+
+    # ----------------------------------------------------------------------------- files
+    def _join_root(self, path):
+        if path is None or self.data_root is None or osp.isabs(path):
+            return path
+        return osp.join(self.data_root, path)
+
+    def _missing_message(self, path):
+        how = f'download {self.DATASET_NAME}'
+        if self.CONVERTER is not None:
+            how += f' and run {self.CONVERTER}'
+        return f'{osp.abspath(path)} not found: {how} (see README, Datasets)'
+
+    def _check_exists(self, path, is_file=False):
+        if not (osp.isfile(path) if is_file else osp.isdir(path)):
+            raise FileNotFoundError(self._missing_message(path))
+
+    def load_annotations(self, img_dir, img_suffix, ann_dir, seg_map_suffix, split):
+        """List of dict(filename=<relative to img_dir>, ann=dict(seg_map=<relative to ann_dir>))."""
+        if split is not None:
+            self._check_exists(split, is_file=True)
+            names = [line.strip() for line in mmcv.list_from_file(split) if line.strip()]
+            names = [(n + img_suffix, n) for n in names]
+        else:
+            files = sorted(mmcv.scandir(img_dir, img_suffix, recursive=True))
+            if not files:
+                raise FileNotFoundError(f'no *{img_suffix} images under {osp.abspath(img_dir)}: '
+                                        + self._missing_message(img_dir).split(': ', 1)[1])
+            names = [(f, f[:-len(img_suffix)]) for f in files]
+        img_infos = []
+        for filename, stem in names:
+            info = dict(filename=filename)
+            if ann_dir is not None:
+                info['ann'] = dict(seg_map=stem + seg_map_suffix)
+            img_infos.append(info)
+        print_log(f'Loaded {len(img_infos)} images from {img_dir}', logger='mmseg')
+        return img_infos
+
+    # ----------------------------------------------------------------------------- classes
+    def get_classes_and_palette(self, classes=None, palette=None):
+        """Class names and palette; a subset of CLASSES sets label_map (removed → ignore)."""
+        if classes is None:
+            return self.CLASSES, palette if palette is not None else self.PALETTE
+        names = mmcv.list_from_file(classes) if isinstance(classes, str) else list(classes)
+        if self.CLASSES is not None and tuple(names) != tuple(self.CLASSES):
+            unknown = [c for c in names if c not in self.CLASSES]
+            if unknown:
+                raise ValueError(f'classes {unknown} are not classes of {type(self).__name__} '
+                                 f'({list(self.CLASSES)})')
+            self.label_map = {old: (names.index(c) if c in names else self.ignore_index)
+                              for old, c in enumerate(self.CLASSES)}
+        if palette is None:
+            if self.PALETTE is not None and self.CLASSES is not None:
+                palette = [self.PALETTE[list(self.CLASSES).index(c)] for c in names]
+            else:
+                palette = np.random.RandomState(42).randint(0, 255, size=(len(names), 3)).tolist()
+        return tuple(names), palette
+
+    # ----------------------------------------------------------------------------- items
+    def __len__(self):
+        return len(self.img_infos)
+
+    def get_ann_info(self, idx):
+        return self.img_infos[idx]['ann']
+
+    def pre_pipeline(self, results):
+        """Prefixes and the (empty) list of segmentation fields the transforms must follow."""
+        results['img_prefix'] = self.img_dir
+        results['seg_prefix'] = self.ann_dir
+        results['seg_fields'] = []
+        if self.label_map:
+            results['label_map'] = self.label_map
+
+    def prepare_train_img(self, idx):
+        info = self.img_infos[idx]
+        if 'ann' not in info:
+            raise KeyError(f'{type(self).__name__} has no ann_dir, so it has no labels to train '
+                           f'on; set ann_dir or use test_mode=True')
+        results = dict(img_info=info, ann_info=self.get_ann_info(idx))
+        self.pre_pipeline(results)
+        return self.pipeline(results)
+
+    def prepare_test_img(self, idx):
+        results = dict(img_info=self.img_infos[idx])
+        self.pre_pipeline(results)
+        return self.pipeline(results)
+
+    def __getitem__(self, idx):
+        return self.prepare_test_img(idx) if self.test_mode else self.prepare_train_img(idx)
+
+    def get_gt_seg_map_by_idx(self, idx):
+        """The label map of image idx as evaluated (label_map and reduce_zero_label applied)."""
+        if self.ann_dir is None:
+            raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
+        label = load_label_map(osp.join(self.ann_dir, self.get_ann_info(idx)['seg_map']))
+        label = apply_label_map(label, self.label_map)
+        return reduce_zero(label) if self.reduce_zero_label else label
+
+    # ----------------------------------------------------------------------------- evaluation
+    def evaluate(self, results, metric='mIoU', logger=None, class_subsets=None, nan_to_num=None,
+                 beta=1, **kwargs):
+        """Evaluate predictions (H×W arrays or .npy paths, in dataset order), one image at a time.
+
+        Prints a per-class and a summary table; returns a flat dict of fractions: aAcc, mIoU,
+        mAcc, ... and '<Metric>.<class>'. class_subsets (name → class indices) adds the mean
+        IoU over each subset under that name (e.g. mIoU16). Other kwargs (efficient_test) are
+        accepted for mmseg compatibility and unused.
+        """
+        metrics = [metric] if isinstance(metric, str) else list(metric)
+        unknown = [m for m in metrics if m not in SUPPORTED_METRICS]
+        if unknown:
+            raise KeyError(f'metric {unknown} is not supported; expected some of '
+                           f'{SUPPORTED_METRICS}')
+        if len(results) != len(self):
+            raise ValueError(f'{len(results)} results for {len(self)} images of '
+                             f'{type(self).__name__}')
+        num_classes = len(self.CLASSES)
+        totals = [np.zeros(num_classes) for _ in range(4)]
+        for idx, pred in enumerate(results):
+            areas = intersect_and_union(pred, self.get_gt_seg_map_by_idx(idx), num_classes,
+                                        self.ignore_index)
+            for total, area in zip(totals, areas):
+                total += area
+        ret = total_area_to_metrics(*totals, metrics=metrics, nan_to_num=nan_to_num, beta=beta)
+        return self._summarise(ret, logger, class_subsets or {})
+
+    def _summarise(self, ret_metrics, logger, class_subsets):
+        """Log the tables and flatten ret_metrics to fractions rounded like the printed %."""
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', category=RuntimeWarning)  # all-NaN means
+            summary = OrderedDict(
+                (('aAcc' if key == 'aAcc' else 'm' + key), np.round(np.nanmean(value) * 100, 2))
+                for key, value in ret_metrics.items())
+            if 'IoU' in ret_metrics:
+                for name, indices in class_subsets.items():
+                    summary[name] = np.round(np.nanmean(ret_metrics['IoU'][list(indices)]) * 100, 2)
+        per_class = OrderedDict((key, np.round(value * 100, 2))
+                                for key, value in ret_metrics.items() if key != 'aAcc')
+        class_table = PrettyTable()
+        class_table.add_column('Class', list(self.CLASSES))
+        for key, values in per_class.items():
+            class_table.add_column(key, list(values))
+        summary_table = PrettyTable()
+        for key, value in summary.items():
+            summary_table.add_column(key, [value])
+        print_log('per class results:', logger)
+        print_log('\n' + class_table.get_string(), logger=logger)
+        print_log('Summary:', logger)
+        print_log('\n' + summary_table.get_string(), logger=logger)
+        eval_results = {key: float(value) / 100.0 for key, value in summary.items()}
+        for key, values in per_class.items():
+            for name, value in zip(self.CLASSES, values):
+                eval_results[f'{key}.{name}'] = float(value) / 100.0
+        return eval_results
+
+    # ----------------------------------------------------------------------------- export
+    def _prediction_png(self, result):
+        """The PNG (mode P with the dataset palette) of one train-ID prediction."""
+        png = Image.fromarray(result.astype(np.uint8)).convert('P')
+        palette = np.zeros((256, 3), dtype=np.uint8)
+        palette[:len(self.PALETTE)] = np.array(self.PALETTE, dtype=np.uint8)
+        png.putpalette(palette.flatten().tolist())
+        return png
+
+    def format_results(self, results, imgfile_prefix, indices=None, **kwargs):
+        """Write ``<imgfile_prefix>/<image basename without extension>.png`` per prediction
+        (arrays or .npy paths; indices = their dataset indices, default 0..n-1). Returns the
+        list of written files."""
+        if indices is None:
+            indices = list(range(len(results)))
+        if len(indices) != len(results):
+            raise ValueError(f'{len(results)} results but {len(indices)} indices')
+        os.makedirs(imgfile_prefix, exist_ok=True)
+        files = []
+        for idx, result in zip(indices, results):
+            if isinstance(result, str):
+                result = np.load(result)
+            png = self._prediction_png(np.asarray(result), **kwargs)
+            basename = osp.splitext(osp.basename(self.img_infos[idx]['filename']))[0]
+            path = osp.join(imgfile_prefix, f'{basename}.png')
+            png.save(path)
+            files.append(path)
+        return files

@@ -1,0 +1,128 @@
+"""CustomDataset through the concrete datasets: file discovery, classes, evaluate, errors."""
+import os.path as osp
+import re
+import shutil
+
+import numpy as np
+import pytest
+from dataset_test_utils import eval_pipeline, iou_by_confusion_loop, train_pipeline
+
+from mmseg.datasets import CityscapesDataset, GTADataset, build_dataset
+
+
+def _val(tiny_data, **kwargs):
+    return CityscapesDataset(data_root=str(tiny_data.cityscapes), img_dir='leftImg8bit/val',
+                             ann_dir='gtFine/val', pipeline=eval_pipeline(), test_mode=True,
+                             **kwargs)
+
+
+def test_images_found_recursively_sorted_with_label_names(tiny_data):
+    dataset = CityscapesDataset(data_root=str(tiny_data.cityscapes), img_dir='leftImg8bit/train',
+                                ann_dir='gtFine/train', pipeline=train_pipeline())
+    assert [info['filename'] for info in dataset.img_infos] == [
+        'aachen/aachen_000000_000019_leftImg8bit.png',
+        'bochum/bochum_000000_000313_leftImg8bit.png']
+    assert (dataset.img_infos[1]['ann']['seg_map']
+            == 'bochum/bochum_000000_000313_gtFine_labelTrainIds.png')
+    assert dataset.img_dir == osp.join(str(tiny_data.cityscapes), 'leftImg8bit/train')
+    assert len(dataset.CLASSES) == 19 and dataset.PALETTE[13] == [0, 0, 142]
+    gta = build_dataset(dict(type='GTADataset', data_root=str(tiny_data.gta), img_dir='images',
+                             ann_dir='labels', pipeline=train_pipeline()))
+    assert [i['ann']['seg_map'] for i in gta.img_infos] == [
+        f'{i:05d}_labelTrainIds.png' for i in range(3)]
+
+
+def test_split_file_selects_images(tiny_data, tmp_path):
+    split = tmp_path / 'val.txt'
+    split.write_text('lindau/lindau_000000_000019\n\n')
+    dataset = _val(tiny_data, split=str(split))
+    assert [i['filename'] for i in dataset.img_infos] == [
+        'lindau/lindau_000000_000019_leftImg8bit.png']
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        _val(tiny_data, split=str(tmp_path / 'missing.txt'))
+
+
+def test_gt_seg_map_and_class_subset(tiny_data):
+    stem = 'val/frankfurt/frankfurt_000000_000294'
+    label = tiny_data.labels[('cityscapes', stem)]
+    np.testing.assert_array_equal(_val(tiny_data).get_gt_seg_map_by_idx(0), label)
+    subset = _val(tiny_data, classes=('sky', 'road'))
+    assert subset.CLASSES == ('sky', 'road') and subset.PALETTE == [[70, 130, 180], [128, 64, 128]]
+    expected = np.where(label == 10, 0, np.where(label == 0, 1, 255))
+    np.testing.assert_array_equal(subset.get_gt_seg_map_by_idx(0), expected)
+    with pytest.raises(ValueError, match='lorry'):
+        _val(tiny_data, classes=('road', 'lorry'))
+
+
+def test_evaluate_dict_and_tables_match_confusion_matrix(tiny_data, capsys, tmp_path):
+    dataset = _val(tiny_data)
+    labels = [dataset.get_gt_seg_map_by_idx(i) for i in range(2)]
+    preds = [np.where(labels[0] == 13, 0, labels[0]),  # cars called road
+             np.where(labels[1] == 255, 8, labels[1])]
+    preds[1][:8, :16] = 2  # some sky called building
+    iou, acc, aacc = iou_by_confusion_loop(preds, labels, 19)
+    results = dataset.evaluate(preds, metric='mIoU')
+    assert results['aAcc'] == pytest.approx(round(aacc * 100, 2) / 100)
+    assert results['mIoU'] == pytest.approx(round(np.nanmean(iou) * 100, 2) / 100)
+    assert results['mAcc'] == pytest.approx(round(np.nanmean(acc) * 100, 2) / 100)
+    assert results['IoU.road'] == pytest.approx(round(iou[0] * 100, 2) / 100)
+    assert results['IoU.car'] == 0.0
+    assert results['Acc.sky'] == pytest.approx(round(acc[10] * 100, 2) / 100)
+    assert np.isnan(results['IoU.train'])  # absent from labels and predictions
+    printed = capsys.readouterr().out
+    assert 'per class results' in printed and 'Summary' in printed
+    assert re.search(r'\|\s+traffic sign\s+\|', printed) and re.search(r'\|\s+mIoU\s+\|', printed)
+
+    paths = []
+    for i, pred in enumerate(preds):  # efficient_test style: .npy files
+        paths.append(str(tmp_path / f'{i}.npy'))
+        np.save(paths[-1], pred)
+    from_files = dataset.evaluate(paths, metric=['mIoU', 'mDice', 'mFscore'])
+    assert from_files['mIoU'] == results['mIoU']
+    # Dice = 2·IoU / (1 + IoU) per class
+    assert from_files['Dice.road'] == pytest.approx(round(2 * iou[0] / (1 + iou[0]) * 100, 2) / 100)
+    assert from_files['Recall.sky'] == results['Acc.sky']
+    assert {'mDice', 'mFscore', 'mPrecision', 'mRecall', 'Fscore.car'} <= set(from_files)
+
+
+def test_evaluate_rejects_bad_input(tiny_data):
+    dataset = _val(tiny_data)
+    labels = [dataset.get_gt_seg_map_by_idx(i) for i in range(2)]
+    with pytest.raises(KeyError, match='mAP'):
+        dataset.evaluate(labels, metric='mAP')
+    with pytest.raises(ValueError, match='1 results for 2 images'):
+        dataset.evaluate(labels[:1])
+
+
+def test_missing_folders_name_the_folder_and_the_converter(tiny_data, tmp_path):
+    with pytest.raises(FileNotFoundError) as error:
+        CityscapesDataset(data_root=str(tmp_path / 'cityscapes'), img_dir='leftImg8bit/train',
+                          ann_dir='gtFine/train', pipeline=[])
+    message = str(error.value)
+    assert str(tmp_path / 'cityscapes' / 'leftImg8bit' / 'train') in message
+    assert 'tools/convert_datasets/cityscapes.py' in message and 'README' in message
+    with pytest.raises(FileNotFoundError, match='labels_missing.*convert_datasets/gta.py'):
+        GTADataset(data_root=str(tiny_data.gta), img_dir='images', ann_dir='labels_missing',
+                   pipeline=[])
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match=r'no \*.png images'):
+        GTADataset(img_dir=str(tmp_path / 'empty'), pipeline=[])
+
+
+def test_missing_or_corrupt_files_name_the_file(tiny_data, tmp_path):
+    root = tmp_path / 'gta'
+    shutil.copytree(tiny_data.gta, root)
+    (root / 'labels' / '00001_labelTrainIds.png').unlink()
+    (root / 'images' / '00002.png').write_bytes(b'not a png at all')
+    (root / 'labels' / '00000_labelTrainIds.png').write_bytes(b'\x89PNG broken')
+    dataset = GTADataset(data_root=str(root), img_dir='images', ann_dir='labels',
+                         pipeline=train_pipeline())
+    with pytest.raises(ValueError, match='cannot decode the label file .*00000_labelTrainIds.png'):
+        dataset[0]
+    with pytest.raises(FileNotFoundError, match='label file not found: .*00001_labelTrainIds.png'):
+        dataset[1]
+    with pytest.raises(ValueError, match='cannot decode the image file .*images/00002.png'):
+        dataset[2]
+    (root / 'images' / '00001.png').unlink()
+    with pytest.raises(FileNotFoundError, match='image file not found: .*images/00001.png'):
+        dataset[1]
