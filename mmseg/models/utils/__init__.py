@@ -2,3 +2,5 @@ from .ema import *  # noqa: F401,F403
 from .dacs_transforms import *  # noqa: F401,F403
 from .masking_transforms import *  # noqa: F401,F403
 from .visualization import *  # noqa: F401,F403
+from .feature_distance import *  # noqa: F401,F403
+from .sliding_window import *  # noqa: F401,F403
