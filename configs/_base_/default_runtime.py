@@ -1,0 +1,20 @@
+# Runtime settings shared by all configs (SPEC 5).
+# Logging: one text line and one JSON dict (<timestamp>.log.json) every 50 iterations;
+# img_interval is how often UDA methods may write debug images.
+log_config = dict(
+    interval=50,
+    img_interval=1000,
+    hooks=[
+        dict(type='TextLoggerHook', by_epoch=False),
+    ])
+# Backend of torch.distributed when launched with --launcher pytorch/slurm/mpi.
+dist_params = dict(backend='nccl')
+log_level = 'INFO'
+# Checkpoint to initialise from (weights only) / to resume from (weights, optimizer, iteration).
+load_from = None
+resume_from = None
+# Only training phases; validation runs through the evaluation hook.
+workflow = [('train', 1)]
+cudnn_benchmark = True
+# UDA methods use only part of the network in some steps (e.g. the frozen ImageNet model).
+find_unused_parameters = True

@@ -1,0 +1,33 @@
+# Shared base of the toy runs (configs/toy/*.py): the tiny DAFormer, its optimiser and a short
+# CPU schedule. The run configs add a dataset base (and a UDA base). Not a run by itself.
+_base_ = [
+    '../_base_/default_runtime.py',
+    # Tiny MiT (widths 16-128, one block per stage) + 64-channel DAFormer sepaspp decoder.
+    '../_base_/models/daformer_sepaspp_mittiny.py',
+    '../_base_/schedules/adamw.py',
+    '../_base_/schedules/poly10warm.py'
+]
+seed = 0
+# From scratch, the tiny network needs a larger learning rate than a pretrained MiT-B5 (6e-5);
+# the decoder again learns 10x faster.
+optimizer = dict(
+    lr=0.0003,
+    paramwise_cfg=dict(
+        custom_keys=dict(
+            head=dict(lr_mult=10.0),
+            pos_block=dict(decay_mult=0.0),
+            norm=dict(decay_mult=0.0))))
+# 400 iterations of batch 2; warm-up over the first 40 instead of 1500.
+runner = dict(type='IterBasedRunner', max_iters=400)
+lr_config = dict(warmup_iters=40)
+checkpoint_config = dict(by_epoch=False, interval=400, max_keep_ckpts=1)
+# mIoU on toy Cityscapes val every 100 iterations; a log line every 20.
+evaluation = dict(interval=100, metric='mIoU')
+log_config = dict(interval=20)
+n_gpus = 1
+gpu_model = 'cpu'
+exp = 'toy'
+name_architecture = 'daformer_sepaspp_mittiny'
+name_encoder = 'mittiny'
+name_decoder = 'daformer_sepaspp'
+name_opt = 'adamw_0.0003_pmTrue_poly10warm_1x2_0k'

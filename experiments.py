@@ -1,0 +1,337 @@
+"""The experiments of the MIC paper as generated configs (SPEC 7), and toy experiments on data/toy.
+
+`generate_experiment_cfgs(id)` returns one config dict per run: `_base_` (paths relative to
+configs/), the overrides of the run, and the meta keys used by the result tables (name, exp,
+name_dataset, name_architecture, name_encoder, name_decoder, name_uda, name_opt, gpu_model, n_gpus,
+seed). run_experiments.py writes them to configs/generated/ and trains them.
+
+Experiment IDs (3 seeds each):
+  80  MIC(HRDA) on GTA/Synthia -> Cityscapes, Cityscapes -> ACDC/Dark Zurich (12 runs)
+  81  MIC with other UDA methods and networks (DeepLabV2 AdvSeg/MinEnt/DACS/DAFormer, HRDA) (18)
+  82  MIC(HRDA) with other masking modes (12)
+  83  MIC(DAFormer) ablations: no colour aug., no masking, no EMA teacher, no confidence (12)
+  84  MIC(DAFormer) mask block size x mask ratio (45)
+  85  MIC for supervised learning: Cityscapes -> Cityscapes source-only with masking (3)
+Toy IDs, tiny DAFormer from scratch on data/toy (tools/make_toy_data.py), CPU, minutes per run:
+  1   source-only: supervised on toy GTA, evaluated on toy Cityscapes val (3)
+  2   DAFormer self-training: DACS + rare class sampling, no feature distance (3)
+  3   MIC(DAFormer): as 2 plus masked consistency on augmented target images, 16 px blocks (3)
+  4   oracle: supervised on toy Cityscapes train (3)
+  5   the toy benchmark: 1-4 together (12)
+"""
+import os.path as osp
+
+from mmcv import Config
+
+__all__ = ['generate_experiment_cfgs', 'EXPERIMENT_IDS', 'CONFIGS_DIR']
+
+CONFIGS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
+PAPER_IDS = (80, 81, 82, 83, 84, 85)
+TOY_IDS = (1, 2, 3, 4, 5)
+EXPERIMENT_IDS = TOY_IDS + PAPER_IDS
+
+MASK_MODE_CODES = {
+    'separate': 'sep',
+    'separateaug': 'spa',
+    'separatesrc': 'sps',
+    'separatesrcaug': 'spsa',
+    'separatetrg': 'spt',
+    'separatetrgaug': 'spta',
+}
+
+# Defaults of a run; every experiment changes some of them (SPEC 5, 7).
+DEFAULTS = dict(
+    source='gta', target='cityscapes', crop='512x512',
+    architecture='daformer_sepaspp', backbone='mitb5', inference='whole',
+    uda='dacs', rcs_T=None, rcs_min_crop=0.5, rcs_min_pixels=3000, plcrop=False,
+    mask_mode=None, mask_alpha='same', mask_pseudo_threshold='same', mask_lambda=1,
+    mask_block_size=None, mask_ratio=0,
+    opt='adamw', lr=0.00006, schedule='poly10warm', pmult=True,
+    n_gpus=1, batch_size=2, workers_per_gpu=1, iters=40000,
+    gpu_model='NVIDIAGeForceRTX2080Ti', seed=0, toy=False)
+
+# (optimizer, lr, schedule, pmult)
+ADAMW = dict(opt='adamw', lr=0.00006, schedule='poly10warm', pmult=True)
+SGD = dict(opt='sgd', lr=0.0025, schedule='poly10warm', pmult=False)
+
+# Dataset pairs at 1024x1024 (HR) and 512x512; RCS min_crop_ratio scales with the crop area.
+GTA2CS_HR = dict(source='gtaHR', target='cityscapesHR', crop='1024x1024', rcs_min_crop=2.0,
+                 gpu_model='NVIDIATITANRTX')
+SYN2CS_HR = dict(GTA2CS_HR, source='synthiaHR')
+CS2ACDC_HR = dict(GTA2CS_HR, source='cityscapesHR', target='acdcHR')
+CS2DZ_HR = dict(GTA2CS_HR, source='cityscapesHR', target='darkzurichHR')
+GTA2CS = dict(source='gta', target='cityscapes', crop='512x512', rcs_min_crop=0.5)
+
+# UDA methods: DAFormer's self-training (a999, feature distance, RCS) with pseudo-label
+# cropping v1 at 512 (DAFormer) or v2 at 1024 (HRDA).
+DAFORMER_UDA = dict(uda='dacs_a999_fdthings', rcs_T=0.01, plcrop=True, **ADAMW)
+HRDA_UDA = dict(uda='dacs_a999_fdthings', rcs_T=0.01, plcrop='v2', **ADAMW)
+HRDA_DAFORMER = dict(architecture='hrda1-512-0.1_daformer_sepaspp', backbone='mitb5',
+                     inference='slide')
+DAFORMER = dict(architecture='daformer_sepaspp', backbone='mitb5', inference='whole')
+
+
+def _mic(mode, block, ratio, **extra):
+    return dict(mask_mode=mode, mask_block_size=block, mask_ratio=ratio, **extra)
+
+
+def _experiment_settings(id):
+    """The list of run settings (dicts overriding DEFAULTS, without seeds) of one experiment."""
+    if id == 80:
+        return [
+            dict(GTA2CS_HR, **HRDA_DAFORMER, **HRDA_UDA, **_mic('separatetrgaug', 64, 0.7)),
+            dict(SYN2CS_HR, **HRDA_DAFORMER, **HRDA_UDA, **_mic('separatetrgaug', 64, 0.7)),
+            dict(CS2ACDC_HR, **HRDA_DAFORMER, **dict(HRDA_UDA, plcrop=False),
+                 **_mic('separate', 64, 0.7)),
+            dict(CS2DZ_HR, **HRDA_DAFORMER, **dict(HRDA_UDA, plcrop=False),
+                 **_mic('separate', 64, 0.7)),
+        ]
+    if id == 81:
+        dlv2 = dict(architecture='dlv2red', backbone='r101v1c', inference='whole')
+        mic32 = _mic('separatetrgaug', 32, 0.7)
+        return [
+            dict(GTA2CS, **dlv2, uda='advseg', **SGD, **mic32),
+            dict(GTA2CS, **dlv2, uda='minent', **SGD, **mic32),
+            dict(GTA2CS, **dlv2, uda='dacs', **ADAMW, **mic32),
+            dict(GTA2CS, **dlv2, **DAFORMER_UDA, **mic32),
+            dict(GTA2CS_HR, architecture='hrda1-512-0.1_dlv2red', backbone='r101v1c',
+                 inference='slide', **HRDA_UDA, **_mic('separatetrgaug', 64, 0.7)),
+            dict(GTA2CS, **DAFORMER, **DAFORMER_UDA, **mic32),
+        ]
+    if id == 82:
+        return [
+            dict(GTA2CS_HR, **HRDA_DAFORMER, **HRDA_UDA, **_mic('separatesrcaug', 64, 0.7)),
+            dict(GTA2CS_HR, **HRDA_DAFORMER, **HRDA_UDA, **_mic('separateaug', 64, 0.7)),
+            dict(CS2ACDC_HR, **HRDA_DAFORMER, **dict(HRDA_UDA, plcrop=False),
+                 **_mic('separatesrc', 64, 0.7)),
+            dict(CS2ACDC_HR, **HRDA_DAFORMER, **dict(HRDA_UDA, plcrop=False),
+                 **_mic('separatetrg', 64, 0.7)),
+        ]
+    if id == 83:
+        base = dict(GTA2CS, **DAFORMER, **DAFORMER_UDA)
+        return [
+            dict(base, **_mic('separatetrg', 32, 0.7)),  # no colour augmentation
+            dict(base, **_mic('separatetrgaug', 32, 0)),  # no masking
+            dict(base, **_mic('separatetrgaug', 32, 0.7, mask_alpha=0)),  # no EMA teacher
+            dict(base, **_mic('separatetrgaug', 32, 0.7,
+                              mask_pseudo_threshold=None)),  # no confidence weight
+        ]
+    if id == 84:
+        base = dict(GTA2CS, **DAFORMER, **DAFORMER_UDA)
+        return [
+            dict(base, **_mic('separatetrgaug', block, ratio))
+            for block in (16, 32, 64, 128) for ratio in (0.3, 0.5, 0.7, 0.9)
+            if (block, ratio) != (32, 0.7)  # the setting of experiment 81
+        ]
+    if id == 85:
+        return [dict(source='cityscapes', target='cityscapes', crop='512x512', **DAFORMER,
+                     uda='dacs_srconly', **ADAMW, **_mic('separatesrc', 32, 0.7))]
+    if id in TOY_IDS:
+        return _toy_settings(id)
+    raise ValueError(f'unknown experiment id {id!r}; known ids: '
+                     f'{", ".join(str(i) for i in EXPERIMENT_IDS)} (see experiments.py)')
+
+
+def _toy_settings(id):
+    """Toy runs: tiny MiT, 128x128 crops of data/toy, 400 iterations on CPU."""
+    toy = dict(source='toygta', target='toycityscapes', crop='128x128',
+               architecture='daformer_sepaspp', backbone='mittiny', inference='whole',
+               rcs_min_pixels=100, rcs_min_crop=0.5, workers_per_gpu=0, iters=400,
+               lr=0.0003, gpu_model='cpu', toy=True)
+    runs = {
+        1: [dict(toy, uda='source-only')],
+        # No feature distance: the toy MiT has no ImageNet weights to stay close to.
+        2: [dict(toy, uda='dacs', rcs_T=0.01)],
+        # 16 px blocks: 8x8 blocks per 128 px crop; smaller blocks would hide less than the
+        # 4x4 pixels of one cell of the decoder's stride-4 output.
+        3: [dict(toy, uda='dacs', rcs_T=0.01, **_mic('separatetrgaug', 16, 0.7))],
+        4: [dict(toy, uda='target-only')],
+    }
+    if id == 5:
+        return runs[1] + runs[2] + runs[3] + runs[4]
+    return runs[id]
+
+
+def generate_experiment_cfgs(id):
+    """All run configs of experiment ``id`` (seeds 0, 1, 2 for every setting) as dicts."""
+    cfgs = []
+    for setting in _experiment_settings(id):
+        for seed in (0, 1, 2):
+            cfgs.append(config_from_setting(dict(DEFAULTS, **setting, seed=seed), exp=id))
+    return cfgs
+
+
+def get_model_base(architecture, backbone):
+    """The model base config (relative to configs/) of an architecture name without HRDA."""
+    architecture = '_'.join(p for p in architecture.split('_') if not p.startswith('hrda'))
+    if architecture.startswith('daformer_') and backbone in ('mitb5', 'mittiny'):
+        return f'_base_/models/{architecture}_{backbone}.py'
+    if architecture == 'segformer' and backbone == 'mitb5':
+        return '_base_/models/segformer_mit-b5.py'
+    bases = {
+        'dlv2': '_base_/models/deeplabv2_r50-d8.py',
+        'dlv2red': '_base_/models/deeplabv2red_r50-d8.py',
+    }
+    if architecture not in bases or backbone.startswith('mit'):
+        raise ValueError(f'no model base for architecture {architecture!r} with backbone '
+                         f'{backbone!r}')
+    return bases[architecture]
+
+
+def get_pretraining_file(backbone):
+    if backbone.startswith('mitb'):
+        return f'pretrained/mit_b{backbone[4:]}.pth'
+    if backbone == 'mittiny':
+        return None  # trained from scratch
+    return {'r50v1c': 'open-mmlab://resnet50_v1c',
+            'r101v1c': 'open-mmlab://resnet101_v1c'}[backbone]
+
+
+def get_backbone_cfg(backbone):
+    if backbone.startswith('mitb'):
+        return dict(type=f'mit_b{backbone[4:]}')
+    if backbone == 'mittiny':
+        return dict(type='MixVisionTransformer')
+    return {'r50v1c': dict(depth=50), 'r101v1c': dict(depth=101)}[backbone]
+
+
+def config_from_setting(s, exp):
+    """One run config (dict) from a complete setting ``s`` (DEFAULTS keys)."""
+    cfg = dict(_base_=['_base_/default_runtime.py'], gpu_model=s['gpu_model'],
+               n_gpus=s['n_gpus'], seed=s['seed'])
+    model_base = get_model_base(s['architecture'], s['backbone'])
+    cfg['_base_'].append(model_base)
+    cfg['model'] = dict(pretrained=get_pretraining_file(s['backbone']),
+                        backbone=get_backbone_cfg(s['backbone']))
+    architecture_mod = s['architecture']
+    if 'hrda' in architecture_mod:
+        _setup_hrda(cfg, s, model_base)
+    if s['inference'] == 'slide':
+        crop = [int(e) for e in s['crop'].split('x')]
+        cfg['model']['test_cfg'] = dict(mode='slide', batched_slide=True,
+                                        stride=[e // 2 for e in crop], crop_size=crop)
+        architecture_mod += '_sl'
+    elif s['inference'] != 'whole':
+        raise ValueError(f"inference must be 'whole' or 'slide', not {s['inference']!r}")
+    _setup_data_and_uda(cfg, s)
+    _setup_optimisation(cfg, s)
+    _setup_names(cfg, s, architecture_mod, exp)
+    return cfg
+
+
+def _setup_hrda(cfg, s, model_base):
+    """HRDA (SPEC 4) around the single-scale head of the model base: `hrda1-<crop>-<hr_w>_...`."""
+    hrda = [p for p in s['architecture'].split('_') if p.startswith('hrda')][0]
+    _, hr_crop, hr_loss_weight = hrda.split('-')
+    base_head = Config.fromfile(osp.join(CONFIGS_DIR, model_base)).model.decode_head.type
+    cfg['model'].update(
+        type='HRDAEncoderDecoder', scales=[1, 0.5], hr_crop_size=(int(hr_crop), int(hr_crop)),
+        feature_scale=0.5, crop_coord_divisible=8, hr_slide_inference=True)
+    cfg['model']['decode_head'] = dict(
+        type='HRDAHead', single_scale_head=base_head, attention_classwise=True,
+        hr_loss_weight=float(hr_loss_weight))
+
+
+def _setup_data_and_uda(cfg, s):
+    source, target, crop, uda = s['source'], s['target'], s['crop'], s['uda']
+    if uda == 'target-only':
+        cfg['_base_'].append(f'_base_/datasets/{target}_{crop}.py')
+    elif uda == 'source-only':
+        cfg['_base_'].append(f'_base_/datasets/{source}_to_{target}_{crop}.py')
+    else:
+        cfg['_base_'].append(f'_base_/datasets/uda_{source}_to_{target}_{crop}.py')
+        cfg['_base_'].append(f'_base_/uda/{uda}.py')
+    cfg['data'] = dict(samples_per_gpu=s['batch_size'], workers_per_gpu=s['workers_per_gpu'],
+                       train={})
+    self_training = 'dacs' in uda or s['mask_mode'] is not None
+    if self_training and s['plcrop'] in (True, 'v1'):
+        # v1: fixed rows of the 512 px target crop (which spans the full 1024x512 frame height)
+        cfg.setdefault('uda', {}).update(pseudo_weight_ignore_top=15,
+                                         pseudo_weight_ignore_bottom=120)
+    if self_training and s['plcrop'] == 'v2':
+        # v2: margins marked on the full frame before cropping (SPEC 1)
+        cfg['data']['train']['target'] = dict(crop_pseudo_margins=[30, 240, 30, 30])
+    if 'dacs' in uda and s['rcs_T'] is not None:
+        cfg['data']['train']['rare_class_sampling'] = dict(
+            min_pixels=s['rcs_min_pixels'], class_temp=s['rcs_T'],
+            min_crop_ratio=s['rcs_min_crop'])
+    if s['mask_mode'] is not None:
+        cfg.setdefault('uda', {}).update(
+            mask_mode=s['mask_mode'], mask_alpha=s['mask_alpha'],
+            mask_pseudo_threshold=s['mask_pseudo_threshold'], mask_lambda=s['mask_lambda'],
+            mask_generator=dict(type='block', mask_ratio=s['mask_ratio'],
+                                mask_block_size=s['mask_block_size'], _delete_=True))
+
+
+def _setup_optimisation(cfg, s):
+    if any(m in s['uda'] for m in ('dacs', 'minent', 'advseg')):
+        cfg['optimizer_config'] = None  # the UDA wrapper steps the optimiser (SPEC 3.1)
+    cfg['_base_'] += [f"_base_/schedules/{s['opt']}.py", f"_base_/schedules/{s['schedule']}.py"]
+    custom_keys = {}
+    if s['pmult']:
+        custom_keys['head'] = dict(lr_mult=10.0)
+    if s['backbone'].startswith('mit'):
+        custom_keys['pos_block'] = dict(decay_mult=0.0)
+        custom_keys['norm'] = dict(decay_mult=0.0)
+    cfg['optimizer'] = dict(lr=s['lr'], paramwise_cfg=dict(custom_keys=custom_keys))
+    iters = s['iters']
+    cfg['runner'] = dict(type='IterBasedRunner', max_iters=iters)
+    cfg['checkpoint_config'] = dict(by_epoch=False, interval=iters, max_keep_ckpts=1)
+    cfg['evaluation'] = dict(interval=iters // 10, metric='mIoU')
+    if s['toy']:
+        # Short CPU runs (as configs/toy/_toy_base.py): warm up over a tenth of the run instead
+        # of 1500 iterations, evaluate 4 times, log every 20 iterations.
+        cfg['lr_config'] = dict(warmup_iters=iters // 10)
+        cfg['evaluation']['interval'] = iters // 4
+        cfg['log_config'] = dict(interval=20)
+
+
+def _uda_name(s):
+    """uda_mod of SPEC 7.1: method + RCS + pseudo-label crop + masking."""
+    uda, name = s['uda'], s['uda']
+    if 'dacs' in uda and s['rcs_T'] is not None:
+        name += f"_rcs{s['rcs_T']}"
+        if s['rcs_min_crop'] != 0.5:
+            name += f"-{s['rcs_min_crop']}"
+    if ('dacs' in uda or s['mask_mode'] is not None) and s['plcrop']:
+        name += '_cpl' if s['plcrop'] in (True, 'v1') else f"_cpl{s['plcrop'][1:]}"
+    if s['mask_mode'] is not None:
+        name += f"_m{s['mask_block_size']}-{s['mask_ratio']}-"
+        if s['mask_alpha'] != 'same':
+            name += f"a{s['mask_alpha']}-"
+        if s['mask_pseudo_threshold'] != 'same':
+            name += f"p{s['mask_pseudo_threshold']}-"
+        name += MASK_MODE_CODES[s['mask_mode']]
+        if s['mask_lambda'] != 1:
+            name += f"-w{s['mask_lambda']}"
+    return name
+
+
+def _shorten(name):
+    """The character rules of SPEC 7.1 for run names."""
+    for old, new in (('.', ''), ('True', 'T'), ('False', 'F'), ('None', 'N'), ('[', ''),
+                     (']', ''), (',', 'j'), (' ', ''), ('cityscapes', 'cs'),
+                     ('synthia', 'syn'), ('darkzurich', 'dzur')):
+        name = name.replace(old, new)
+    return name
+
+
+def _setup_names(cfg, s, architecture_mod, exp):
+    uda_mod = _uda_name(s)
+    crop_name = f"_{s['crop']}" if s['crop'] != '512x512' else ''
+    dataset = f"{s['source']}2{s['target']}{crop_name}"
+    name = f"{dataset}_{uda_mod}_{architecture_mod}_{s['backbone']}_{s['schedule']}"
+    if s['opt'] != 'adamw':
+        name += f"_{s['opt']}"
+    if s['lr'] != 0.00006:
+        name += f"_{s['lr']}"
+    if not s['pmult']:
+        name += f"_pm{s['pmult']}"
+    name += f"_s{s['seed']}"
+    cfg.update(
+        name=_shorten(name), exp=exp, name_dataset=dataset,
+        name_architecture=f"{architecture_mod}_{s['backbone']}",
+        name_encoder=s['backbone'], name_decoder=architecture_mod, name_uda=uda_mod,
+        name_opt=(f"{s['opt']}_{s['lr']}_pm{s['pmult']}_{s['schedule']}_{s['n_gpus']}x"
+                  f"{s['batch_size']}_{s['iters'] // 1000}k"))
+

@@ -1,0 +1,247 @@
+"""experiments.py (run lists and names of SPEC 7) and run_experiments.py (generated configs)."""
+import glob
+import os.path as osp
+import re
+import sys
+import types
+
+import pytest
+import torch
+from mmcv import Config, ConfigDict
+
+import run_experiments
+from experiments import generate_experiment_cfgs
+
+PAPER_COUNTS = {80: 12, 81: 18, 82: 12, 83: 12, 84: 45, 85: 3}
+TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12}
+SPEC_KEYS = ('_base_', 'name', 'exp', 'name_dataset', 'name_architecture', 'name_encoder',
+             'name_decoder', 'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'seed', 'model',
+             'data', 'optimizer', 'runner', 'checkpoint_config', 'evaluation')
+
+
+@pytest.mark.parametrize('exp_id,count', sorted({**PAPER_COUNTS, **TOY_COUNTS}.items()))
+def test_run_counts_keys_and_seeds(exp_id, count):
+    cfgs = generate_experiment_cfgs(exp_id)
+    assert len(cfgs) == count
+    names = [c['name'] for c in cfgs]
+    assert len(set(names)) == count
+    for cfg in cfgs:
+        for key in SPEC_KEYS:
+            assert key in cfg, key
+        assert cfg['exp'] == exp_id
+        assert cfg['name'].endswith(f"_s{cfg['seed']}")
+        assert cfg['data']['samples_per_gpu'] == 2
+        assert cfg['evaluation']['interval'] == cfg['runner']['max_iters'] // (
+            4 if exp_id in TOY_COUNTS else 10)
+    # every setting runs with seeds 0, 1, 2
+    settings = {}
+    for cfg in cfgs:
+        settings.setdefault(cfg['name'][:-3], []).append(cfg['seed'])
+    assert all(sorted(s) == [0, 1, 2] for s in settings.values())
+
+
+def test_spec_example_names():
+    names = {c['name'] for i in PAPER_COUNTS for c in generate_experiment_cfgs(i)}
+    for expected in (
+            'gtaHR2csHR_1024x1024_dacs_a999_fdthings_rcs001-20_cpl2_m64-07-spta_hrda1-512-01_'
+            'daformer_sepaspp_sl_mitb5_poly10warm_s0',
+            'gta2cs_advseg_m32-07-spta_dlv2red_r101v1c_poly10warm_sgd_00025_pmF_s0',
+            'cs2cs_dacs_srconly_m32-07-sps_daformer_sepaspp_mitb5_poly10warm_s0'):
+        assert expected in names
+
+
+def test_meta_keys_of_the_mic_hrda_run():
+    cfg = generate_experiment_cfgs(80)[0]
+    # SPEC 6 gives these for the same setting (seed aside)
+    assert cfg['name_dataset'] == 'gtaHR2cityscapesHR_1024x1024'
+    assert cfg['name_architecture'] == 'hrda1-512-0.1_daformer_sepaspp_sl_mitb5'
+    assert cfg['name_decoder'] == 'hrda1-512-0.1_daformer_sepaspp_sl'
+    assert cfg['name_uda'] == 'dacs_a999_fdthings_rcs0.01-2.0_cpl2_m64-0.7-spta'
+    assert cfg['name_opt'] == 'adamw_6e-05_pmTrue_poly10warm_1x2_40k'
+    assert cfg['_base_'] == [
+        '_base_/default_runtime.py', '_base_/models/daformer_sepaspp_mitb5.py',
+        '_base_/datasets/uda_gtaHR_to_cityscapesHR_1024x1024.py',
+        '_base_/uda/dacs_a999_fdthings.py', '_base_/schedules/adamw.py',
+        '_base_/schedules/poly10warm.py']
+
+
+def test_experiment_84_grid_and_83_ablations():
+    pairs = set()
+    for cfg in generate_experiment_cfgs(84):
+        block, ratio = re.search(r'_m(\d+)-(\d+)-spta_', cfg['name']).groups()
+        pairs.add((int(block), int(ratio)))
+    expected = {(b, r) for b in (16, 32, 64, 128) for r in (3, 5, 7, 9)} - {(32, 7)}
+    assert pairs == expected
+    names = sorted({c['name'] for c in generate_experiment_cfgs(83) if c['seed'] == 0})
+    prefix = 'gta2cs_dacs_a999_fdthings_rcs001_cpl_'
+    suffix = '_daformer_sepaspp_mitb5_poly10warm_s0'
+    assert names == sorted(prefix + m + suffix for m in (
+        'm32-07-spt', 'm32-0-spta', 'm32-07-a0-spta', 'm32-07-pN-spta'))
+    no_conf = [c for c in generate_experiment_cfgs(83) if '-pN-' in c['name']][0]
+    assert no_conf['uda']['mask_pseudo_threshold'] is None
+
+
+def test_experiment_80_datasets_and_modes():
+    runs = [c for c in generate_experiment_cfgs(80) if c['seed'] == 0]
+    got = [(c['name_dataset'], c['uda']['mask_mode'],
+            c['data']['train'].get('target', {}).get('crop_pseudo_margins')) for c in runs]
+    assert got == [
+        ('gtaHR2cityscapesHR_1024x1024', 'separatetrgaug', [30, 240, 30, 30]),
+        ('synthiaHR2cityscapesHR_1024x1024', 'separatetrgaug', [30, 240, 30, 30]),
+        ('cityscapesHR2acdcHR_1024x1024', 'separate', None),
+        ('cityscapesHR2darkzurichHR_1024x1024', 'separate', None)]
+
+
+def test_unknown_id_lists_known_ids():
+    with pytest.raises(ValueError, match=r'unknown experiment id 99.*80, 81, 82, 83, 84, 85'):
+        generate_experiment_cfgs(99)
+
+
+def test_cli_unknown_id(capsys):
+    with pytest.raises(SystemExit) as exc:
+        run_experiments.main(['--exp', '99', '--dry-run'])
+    assert exc.value.code == 2
+    assert 'unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 80' in capsys.readouterr().err
+
+
+def _tiny_model(cfg):
+    """Shrink the network of a loaded config so that building it is cheap."""
+    model = cfg.model
+    model.pretrained = None
+    head = model.decode_head
+    if model.backbone.type.startswith('mit') or model.backbone.type == 'MixVisionTransformer':
+        model.backbone = ConfigDict(type='MixVisionTransformer', embed_dims=[8, 16, 32, 64],
+                                    num_heads=[1, 1, 2, 4], depths=[1, 1, 1, 1],
+                                    sr_ratios=[8, 4, 2, 1])
+        head.in_channels, head.channels = [8, 16, 32, 64], 16
+        head.decoder_params.embed_dims = 16
+    else:  # ResNetV1c: 8 base channels give 8 * 8 * 4 = 256 output channels
+        model.backbone.update(base_channels=8, stem_channels=8)
+        head.in_channels = 256
+    if head.type == 'HRDAHead':
+        head.attention_embed_dim = 16
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def generated(tmp_path_factory):
+    """Every experiment written by run_experiments.py --dry-run into a temporary folder."""
+    gen_dir = tmp_path_factory.mktemp('generated')
+    runs = {}
+    for exp_id in sorted({**PAPER_COUNTS, **TOY_COUNTS}):
+        runs[exp_id] = run_experiments.main(['--exp', str(exp_id), '--dry-run',
+                                             '--gen-dir', str(gen_dir)])
+    return gen_dir, runs
+
+
+def test_dry_run_writes_one_config_per_run(generated, capsys):
+    gen_dir, runs = generated
+    files = glob.glob(osp.join(gen_dir, 'local-exp80', '*.py'))
+    assert len(files) == 12 and len(runs[80]) == 12
+    name, path = runs[80][0]
+    assert re.fullmatch(r'\d{6}_\d{4}_gtaHR2csHR_.*_s0_[0-9a-f]{5}', name)
+    cfg = Config.fromfile(path)
+    assert cfg.name == name
+    assert cfg.work_dir == osp.join('work_dirs', 'local-exp80', name)
+    assert re.fullmatch(r'[0-9a-f]{40}|unknown', cfg.git_rev)
+
+
+@pytest.mark.parametrize('exp_id', sorted({**PAPER_COUNTS, **TOY_COUNTS}))
+def test_generated_configs_load_and_build(generated, exp_id):
+    from mmseg.models import build_train_model
+    _, runs = generated
+    seen = set()
+    for name, path in runs[exp_id]:
+        cfg = Config.fromfile(path)
+        assert '_delete_' not in cfg.pretty_text
+        setting = re.sub(r'_s\d_[0-9a-f]{5}$', '', name[12:])
+        if setting in seen:
+            continue  # seeds differ only in `seed`
+        seen.add(setting)
+        if 'uda' in cfg and cfg.uda.get('mask_mode') is not None:
+            assert set(cfg.uda.mask_generator) == {'type', 'mask_ratio', 'mask_block_size'}
+        torch.manual_seed(0)
+        model = build_train_model(_tiny_model(cfg))
+        keys = model.state_dict().keys()
+        if 'uda' not in cfg:
+            assert not any(k.startswith('model.') for k in keys)
+            continue
+        assert type(model).__name__ == {'DACS': 'DACS', 'AdvSeg': 'AdvSeg',
+                                        'MinEnt': 'MinEnt'}[cfg.uda.type]
+        assert any(k.startswith('model.backbone.') for k in keys)
+        if cfg.uda.get('imnet_feature_dist_lambda', 0) > 0:
+            assert any(k.startswith('imnet_model.') for k in keys)
+        if cfg.model.type == 'HRDAEncoderDecoder':
+            assert any(k.startswith('model.decode_head.scale_attention.') for k in keys)
+
+
+def test_debug_and_startup_test_overrides(tmp_path):
+    runs = run_experiments.main(['--exp', '3', '--dry-run', '--debug', '--gen-dir',
+                                 str(tmp_path)])
+    cfg = Config.fromfile(runs[0][1])
+    assert (cfg.log_config.interval, cfg.log_config.img_interval) == (10, 10)
+    assert cfg.evaluation.interval == 200 and cfg.uda.debug_img_interval == 10
+    runs = run_experiments.main(['--exp', '80', '--dry-run', '--startup-test', '--gen-dir',
+                                 str(tmp_path)])
+    assert len(runs) == 4  # seed 0 only
+    assert len(glob.glob(osp.join(tmp_path, 'local-exp80-startup', '*.py'))) == 4
+    cfg = Config.fromfile(runs[0][1])
+    assert cfg.runner.max_iters == 2 and cfg.log_level == 'ERROR'
+    assert cfg.evaluation.interval == 100
+    assert cfg.checkpoint_config == dict(by_epoch=False, interval=100, save_last=False)
+    assert cfg.work_dir.startswith(osp.join('work_dirs', 'local-exp80-startup'))
+
+
+def test_config_mode_writes_child_config(tmp_path, repo_root):
+    config = osp.join(repo_root, 'configs', 'mic', 'gtaHR2csHR_mic_hrda.py')
+    runs = run_experiments.main(['--config', config, '--dry-run', '--startup-test',
+                                 '--gen-dir', str(tmp_path)])
+    (name, path), = runs
+    assert re.fullmatch(r'\d{6}_\d{4}_gtaHR2csHR_mic_hrda_s2_[0-9a-f]{5}', name)
+    assert path == osp.join(tmp_path, 'local-basic', f'{name}.py')
+    child = Config.fromfile(path)
+    assert child.work_dir == osp.join('work_dirs', 'local-basic', name)
+    assert child.model.type == 'HRDAEncoderDecoder'  # the rest comes from the base
+    assert child.runner.max_iters == 2 and child.checkpoint_config.max_keep_ckpts == 1
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        run_experiments.main(['--config', str(tmp_path / 'nope.py'), '--dry-run'])
+
+
+def test_runs_train_one_after_another_with_cfg_options(tmp_path, monkeypatch):
+    calls = []
+    fake_train = types.ModuleType('tools.train')
+    fake_train.main = lambda args: calls.append(list(args))
+    monkeypatch.setitem(sys.modules, 'tools.train', fake_train)
+    import tools
+    monkeypatch.setattr(tools, 'train', fake_train, raising=False)
+    runs = run_experiments.main(['--exp', '1', '--gen-dir', str(tmp_path), '--cfg-options',
+                                 'data.workers_per_gpu=0', 'model.backbone.depths=[1,1,1,1]'])
+    assert calls == [[path, '--cfg-options', 'data.workers_per_gpu=0',
+                      'model.backbone.depths=[1,1,1,1]'] for _, path in runs]
+    assert len(calls) == 3
+
+
+@pytest.mark.slow
+def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
+    """run_experiments.py --startup-test on the toy MIC experiment: 2 iterations, a checkpoint."""
+    work = tmp_path / 'work_dirs'
+    roots = {'data.train.source.data_root': toy_data_root / 'gta',
+             'data.train.target.data_root': toy_data_root / 'cityscapes',
+             'data.val.data_root': toy_data_root / 'cityscapes',
+             'data.test.data_root': toy_data_root / 'cityscapes'}
+    # The fixture's 128x64 images hold too few pixels of some classes for min_pixels=100.
+    options = [f'{k}={v}/' for k, v in roots.items()] + [
+        'checkpoint_config.interval=2', 'data.train.rare_class_sampling.min_pixels=0']
+    runs = run_experiments.main(['--exp', '3', '--startup-test', '--gen-dir',
+                                 str(tmp_path / 'generated'), '--work-dirs', str(work),
+                                 '--cfg-options'] + options)
+    (name, _), = runs
+    run_dir = work / 'local-exp3-startup' / name
+    assert (run_dir / 'iter_2.pth').is_file()
+    checkpoint = torch.load(run_dir / 'iter_2.pth', map_location='cpu', weights_only=False)
+    # mmcv saves before it counts the finished iteration: meta iter 1 = after 2 iterations
+    assert checkpoint['meta']['iter'] == 1
+    assert not (run_dir / 'iter_4.pth').exists()  # the run stopped after 2 iterations
+    keys = checkpoint['state_dict'].keys()
+    assert any(k.startswith('model.backbone.') for k in keys)
+    assert any(k.startswith('ema_model.') for k in keys)  # DACS teacher

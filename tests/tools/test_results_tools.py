@@ -1,0 +1,129 @@
+"""tools/summarize_results.py and tools/plot_curves.py on a work_dirs tree of hand-made logs."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tools import plot_curves, summarize_results
+from tools.summarize_results import CLASSES
+
+
+def write_log(run_dir, entries, name='20260101_120000.log.json'):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    header = {'env_info': 'cpu', 'seed': 0, 'exp_name': 'x.py'}
+    with open(run_dir / name, 'w') as f:
+        for entry in [header] + entries:
+            f.write(json.dumps(entry) + '\n')
+
+
+def train_entry(it, loss):
+    return {'mode': 'train', 'epoch': 1, 'iter': it, 'lr': 6e-5, 'decode.loss_seg': loss,
+            'decode.acc_seg': 50.0, 'mix.decode.loss_seg': loss / 2, 'time': 0.1}
+
+
+def val_entry(miou, **per_class):
+    # mmcv writes the number of validation images (here 20) as `iter` of val entries
+    entry = {'mode': 'val', 'epoch': 1, 'iter': 20, 'lr': 6e-5, 'aAcc': 0.9, 'mIoU': miou,
+             'mAcc': 0.8}
+    entry.update({f'IoU.{c}': v for c, v in per_class.items()})
+    return entry
+
+
+@pytest.fixture
+def work_dirs(tmp_path):
+    root = tmp_path / 'local-exp80'
+    # GTA experiment, seeds 0-2: an early and a final evaluation each; the final one counts.
+    for seed, final in zip((0, 1, 2), (0.70, 0.72, 0.74)):
+        write_log(root / f'260101_1200_gta2cs_dacs_m32-07-spta_s{seed}_a1b2{seed}',
+                  [train_entry(10, 2.0), val_entry(0.10), train_entry(30, 1.0),
+                   val_entry(final)])
+    # Synthia with per-class IoUs: 16 classes at 0.5 and 0.6, the 3 classes without labels at 0.
+    for seed, value in ((0, 0.5), (1, 0.6)):
+        per_class = {c: (0.0 if c in ('terrain', 'truck', 'train') else value) for c in CLASSES}
+        write_log(root / f'260101_1200_synHR2csHR_hrda_s{seed}_0000{seed}',
+                  [train_entry(40, 1.0), val_entry(16 * value / 19, **per_class)])
+    # Synthia with only mIoU logged.
+    write_log(root / '260101_1200_syn2cs_dacs_s0_fffff', [val_entry(0.48)])
+    # A run that crashed before its first evaluation.
+    write_log(root / '260101_1200_gta2cs_crashed_s0_00000', [train_entry(10, 2.0)])
+    return root
+
+
+def test_summarize_groups_seeds_and_takes_last_val(work_dirs):
+    runs, experiments = summarize_results.summarize(str(work_dirs))
+    assert len(runs) == 7
+    by_exp = {e['experiment']: e for e in experiments}
+    # The crashed run has no result and forms no experiment row.
+    assert set(by_exp) == {'gta2cs_dacs_m32-07-spta', 'synHR2csHR_hrda', 'syn2cs_dacs'}
+    gta = by_exp['gta2cs_dacs_m32-07-spta']
+    assert gta['seeds'] == [0, 1, 2]
+    # mean of 70, 72, 74 and their sample standard deviation sqrt((4 + 0 + 4) / 2) = 2
+    assert gta['mean'] == pytest.approx(72.0)
+    assert gta['std'] == pytest.approx(2.0)
+    assert gta['mean16'] is None
+    crashed = [r for r in runs if 'crashed' in r['run']][0]
+    assert crashed['miou'] is None
+    # the training iteration of the final evaluation is that of the train entry before it
+    assert {r['iter'] for r in runs if r['experiment'] == 'gta2cs_dacs_m32-07-spta'} == {30}
+
+
+def test_miou16_from_classes_and_from_scaling(work_dirs):
+    runs, experiments = summarize_results.summarize(str(work_dirs))
+    by_exp = {e['experiment']: e for e in experiments}
+    hr = by_exp['synHR2csHR_hrda']
+    # Per-class route: the 16 labelled classes are at 50 and 60 -> mean 55, std sqrt(50)
+    assert hr['mean16'] == pytest.approx(55.0)
+    assert hr['std16'] == pytest.approx(np.sqrt(50.0))
+    # mIoU19 = 16 * v / 19 for each
+    assert hr['mean'] == pytest.approx(100 * 16 * 0.55 / 19)
+    srun = [r for r in runs if r['experiment'] == 'syn2cs_dacs'][0]
+    assert srun['miou16_from'] == 'x19/16'
+    assert srun['miou16'] == pytest.approx(48.0 * 19 / 16)
+    assert by_exp['syn2cs_dacs']['std'] is None  # one seed
+
+
+def test_split_run_name():
+    assert summarize_results.split_run_name('260101_1200_gta2cs_x_s2_abc12') == ('gta2cs_x', 2)
+    assert summarize_results.split_run_name('gta2cs_x_s10') == ('gta2cs_x', 10)
+    assert summarize_results.split_run_name('demo') == ('demo', None)
+
+
+def test_summarize_cli_prints_tables(work_dirs, capsys, tmp_path):
+    csv = tmp_path / 'r.csv'
+    summarize_results.main([str(work_dirs), '--csv', str(csv)])
+    out = capsys.readouterr().out
+    assert '72.00 ± 2.00' in out
+    assert 'no val entry' in out
+    assert 'x19/16' in out and '(classes)' in out
+    lines = csv.read_text().splitlines()
+    assert lines[0] == 'experiment,n,mean,std,mean16,std16'
+    assert len(lines) == 4
+
+
+def test_summarize_missing_folder_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        summarize_results.summarize(str(tmp_path / 'nowhere'))
+
+
+def test_plot_curves_writes_png(work_dirs, tmp_path):
+    out = tmp_path / 'curves.png'
+    runs = sorted(p for p in work_dirs.iterdir() if 'gta2cs_dacs' in p.name)
+    plotted = plot_curves.plot_curves([str(p) for p in runs], str(out))
+    train, val = plot_curves.load_log(str(runs[0]))
+    assert [e['iter'] for e in train] == [10, 30]
+    assert [(e['train_iter'], e['mIoU']) for e in val] == [(10, 0.10), (30, 0.70)]
+    assert plotted == ['decode.loss_seg', 'mIoU', 'mix.decode.loss_seg']
+    with Image.open(out) as img:
+        assert img.format == 'PNG'
+        assert img.size == (900, 800)  # figsize 9x8 inches at 100 dpi
+
+
+def test_plot_curves_selected_keys_and_errors(work_dirs, tmp_path):
+    run = next(p for p in work_dirs.iterdir() if 'gta2cs_dacs' in p.name)
+    out = tmp_path / 'c.png'
+    plot_curves.main([str(run / '20260101_120000.log.json'), '--keys', 'decode.loss_seg',
+                      '--out', str(out)])
+    assert out.stat().st_size > 1000
+    with pytest.raises(FileNotFoundError, match='missing_run'):
+        plot_curves.plot_curves([str(tmp_path / 'missing_run')], str(out))

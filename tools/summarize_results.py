@@ -1,0 +1,179 @@
+"""Results table of a work_dirs tree: final mIoU per run and mean ± std over seeds per experiment.
+
+    python tools/summarize_results.py work_dirs/local-exp80 [--csv results.csv]
+
+A run is a folder holding `*.log.json` (mmcv's JSON log: one dict per line). Its result is the
+last entry with mode 'val' (over all its JSON logs, oldest first); its iteration is that of the
+train entry logged before it (mmcv puts the number of validation images into a val entry's
+`iter`). Runs are grouped into
+experiments by their name without the `<yymmdd_HHMM>_` prefix, the `_<5 hex>` suffix and the
+`_s<seed>` part that run_experiments.py adds (SPEC 7.1/7.3). Standard deviations are sample
+standard deviations (ddof=1) over the seeds; a single seed shows no std.
+
+mIoU16 for Synthia-source runs (name starting with `syn`): the mean IoU over the 16 classes with
+Synthia labels (without terrain, truck, train), computed from the per-class `IoU.<class>` entries
+of the log; when a log has only `mIoU`, mIoU × 19/16 (SPEC 1: the 3 missing classes have IoU 0).
+The table marks which of the two was used.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import re
+
+import numpy as np
+from prettytable import PrettyTable
+
+__all__ = ['find_runs', 'read_final_val', 'split_run_name', 'miou16', 'summarize', 'main',
+           'CLASSES', 'SYNTHIA_MISSING']
+
+CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
+           'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck',
+           'bus', 'train', 'motorcycle', 'bicycle')
+SYNTHIA_MISSING = ('terrain', 'truck', 'train')  # train IDs 9, 14, 16
+
+
+def find_runs(root):
+    """Folders under ``root`` (itself included) that hold at least one `*.log.json`."""
+    if not osp.isdir(root):
+        raise FileNotFoundError(f'{root} is not a folder: give the work_dirs folder of the runs')
+    runs = []
+    for folder, _, files in os.walk(root):
+        if any(f.endswith('.log.json') for f in files):
+            runs.append(folder)
+    return sorted(runs)
+
+
+def read_final_val(run_dir):
+    """The last 'val' entry of the run's JSON logs (None when never evaluated).
+
+    mmcv writes the number of validation images as the `iter` of a val entry; the training
+    iteration it belongs to is that of the train entry before it, stored as `train_iter`.
+    """
+    last, train_iter = None, None
+    for path in sorted(glob.glob(osp.join(run_dir, '*.log.json'))):
+        with open(path) as f:
+            for line_no, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise ValueError(f'{path}, line {line_no}: not JSON ({e})') from e
+                if entry.get('mode') == 'train':
+                    train_iter = entry.get('iter')
+                elif entry.get('mode') == 'val' and 'mIoU' in entry:
+                    last = dict(entry, train_iter=train_iter)
+    return last
+
+
+def split_run_name(folder_name):
+    """(experiment name, seed or None) of a run folder `<yymmdd_HHMM>_<name>_s<seed>_<hex5>`."""
+    name = re.sub(r'^\d{6}_\d{4}_', '', folder_name)
+    match = re.match(r'^(?P<exp>.+)_s(?P<seed>\d+)(_[0-9a-f]{5})?$', name)
+    if match is None:
+        return name, None
+    return match.group('exp'), int(match.group('seed'))
+
+
+def _percent(value):
+    """mmseg logs IoUs as fractions in [0, 1]; tables show percent."""
+    return 100.0 * value if value <= 1.0 else value
+
+
+def miou16(entry):
+    """(mIoU16 in percent, source) for a Synthia run: 'classes' or 'x19/16' (see module doc)."""
+    keys = [f'IoU.{c}' for c in CLASSES if c not in SYNTHIA_MISSING]
+    if all(k in entry for k in keys):
+        # Classes absent from the validation set are NaN and left out, as in mmseg's mIoU.
+        values = [np.nan if entry[k] is None else _percent(entry[k]) for k in keys]
+        return float(np.nanmean(values)), 'classes'
+    return _percent(entry['mIoU']) * 19 / 16, 'x19/16'
+
+
+def _is_synthia(name):
+    return name.startswith('syn')
+
+
+def summarize(root):
+    """(per-run rows, per-experiment rows) of the runs under ``root``."""
+    runs = []
+    for run_dir in find_runs(root):
+        entry = read_final_val(run_dir)
+        exp, seed = split_run_name(osp.basename(run_dir))
+        row = dict(run=osp.relpath(run_dir, root), experiment=exp, seed=seed,
+                   iter=None, miou=None, miou16=None, miou16_from=None)
+        if entry is not None:
+            row.update(iter=entry['train_iter'], miou=_percent(entry['mIoU']))
+            if _is_synthia(exp):
+                row['miou16'], row['miou16_from'] = miou16(entry)
+        runs.append(row)
+    groups = {}
+    for row in runs:
+        if row['miou'] is not None:
+            groups.setdefault(row['experiment'], []).append(row)
+    experiments = []
+    for exp, rows in sorted(groups.items()):
+        mious = np.array([r['miou'] for r in rows])
+        summary = dict(experiment=exp, seeds=sorted(r['seed'] for r in rows
+                                                     if r['seed'] is not None),
+                       n=len(rows), mean=float(mious.mean()),
+                       std=float(mious.std(ddof=1)) if len(rows) > 1 else None,
+                       mean16=None, std16=None)
+        if all(r['miou16'] is not None for r in rows) and _is_synthia(exp):
+            m16 = np.array([r['miou16'] for r in rows])
+            summary['mean16'] = float(m16.mean())
+            summary['std16'] = float(m16.std(ddof=1)) if len(rows) > 1 else None
+        experiments.append(summary)
+    return runs, experiments
+
+
+def _fmt(value, std=None):
+    if value is None:
+        return '-'
+    return f'{value:.2f}' if std is None else f'{value:.2f} ± {std:.2f}'
+
+
+def make_tables(runs, experiments):
+    run_table = PrettyTable(['run', 'seed', 'iter', 'mIoU', 'mIoU16'])
+    for r in runs:
+        m16 = '-' if r['miou16'] is None else f"{r['miou16']:.2f} ({r['miou16_from']})"
+        run_table.add_row([r['run'], '-' if r['seed'] is None else r['seed'],
+                           '-' if r['iter'] is None else r['iter'],
+                           _fmt(r['miou']) if r['miou'] is not None else 'no val entry', m16])
+    run_table.align['run'] = 'l'
+    exp_table = PrettyTable(['experiment', 'seeds', 'mIoU (mean ± std)', 'mIoU16 (mean ± std)'])
+    for e in experiments:
+        exp_table.add_row([e['experiment'], ','.join(map(str, e['seeds'])) or e['n'],
+                           _fmt(e['mean'], e['std']), _fmt(e['mean16'], e['std16'])])
+    exp_table.align['experiment'] = 'l'
+    return run_table, exp_table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('work_dir', help='folder with the run folders (e.g. work_dirs/local-exp80)')
+    parser.add_argument('--csv', help='also write the per-experiment rows to this CSV file')
+    args = parser.parse_args(argv)
+    runs, experiments = summarize(args.work_dir)
+    if not runs:
+        raise SystemExit(f'no run with a *.log.json found under {args.work_dir}')
+    run_table, exp_table = make_tables(runs, experiments)
+    print('Runs (final validation entry)')
+    print(run_table)
+    print('Experiments (over seeds; std with ddof=1)')
+    print(exp_table)
+    if args.csv:
+        with open(args.csv, 'w') as f:
+            f.write('experiment,n,mean,std,mean16,std16\n')
+            for e in experiments:
+                f.write(','.join('' if e[k] is None else str(e[k])
+                                 for k in ('experiment', 'n', 'mean', 'std', 'mean16',
+                                           'std16')) + '\n')
+    return runs, experiments
+
+
+if __name__ == '__main__':
+    main()
