@@ -1,1 +1,135 @@
-"""(being written)"""
+"""Training entry of the Python API: seed, data loaders, wrapped model, runner, hooks, run."""
+import os.path as osp
+import random
+
+import numpy as np
+import torch
+from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
+from mmcv.runner import HOOKS, build_optimizer, build_runner
+from mmcv.utils import build_from_cfg
+
+from mmseg.core import DistEvalHook, EvalHook
+from mmseg.datasets import build_dataloader, build_dataset
+from mmseg.utils import get_root_logger
+from .test import multi_gpu_test, single_gpu_test
+
+__all__ = ['set_random_seed', 'wrap_model', 'train_segmentor']
+
+
+def set_random_seed(seed, deterministic=False):
+    """Seed Python, NumPy and torch (all devices); ``deterministic`` also fixes cuDNN's choice."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def wrap_model(model, cfg, distributed=False):
+    """Wrap for the runner: MMDistributedDataParallel, or MMDataParallel (CPU without a GPU)."""
+    if distributed:
+        if torch.cuda.is_available():
+            device = torch.cuda.current_device()
+            model = model.to(f'cuda:{device}')
+            device_ids = [device]
+        else:
+            device_ids = None
+        return MMDistributedDataParallel(
+            model, device_ids=device_ids, broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    if torch.cuda.is_available():
+        gpu_ids = list(cfg.get('gpu_ids', [0]))
+        return MMDataParallel(model.to(f'cuda:{gpu_ids[0]}'), device_ids=gpu_ids)
+    # Without a GPU MMDataParallel runs the module on the CPU (it unwraps DataContainers).
+    return MMDataParallel(model)
+
+
+def _train_loaders(datasets, cfg, distributed):
+    num_gpus = len(cfg.get('gpu_ids', [0]))
+    return [
+        build_dataloader(ds, cfg.data.samples_per_gpu, cfg.data.workers_per_gpu, num_gpus,
+                         dist=distributed, seed=cfg.get('seed'), drop_last=True)
+        for ds in datasets
+    ]
+
+
+def _checkpoint_meta(cfg, dataset):
+    """Put the CLASSES and PALETTE of the training data into every checkpoint (tools/test.py)."""
+    if cfg.get('checkpoint_config') is None:
+        return
+    meta = dict(cfg.checkpoint_config.get('meta') or {})
+    for key in ('CLASSES', 'PALETTE'):
+        if meta.get(key) is None and getattr(dataset, key, None) is not None:
+            meta[key] = getattr(dataset, key)
+    cfg.checkpoint_config['meta'] = meta
+
+
+def _register_eval_hook(runner, cfg, distributed):
+    val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+    val_loader = build_dataloader(val_dataset, samples_per_gpu=1,
+                                  workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
+                                  shuffle=False)
+    eval_cfg = dict(cfg.get('evaluation', {}))
+    eval_cfg.setdefault('metric', 'mIoU')
+    eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'
+    if distributed:
+        hook = DistEvalHook(val_loader, test_fn=multi_gpu_test, **eval_cfg)
+    else:
+        hook = EvalHook(val_loader, test_fn=single_gpu_test, **eval_cfg)
+    runner.register_hook(hook, priority='LOW')
+
+
+def _register_custom_hooks(runner, cfg):
+    for hook_cfg in cfg.get('custom_hooks', None) or []:
+        if not isinstance(hook_cfg, dict):
+            raise TypeError(f'custom_hooks entries must be dicts, got {type(hook_cfg)}')
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop('priority', 'NORMAL')
+        runner.register_hook(build_from_cfg(hook_cfg, HOOKS), priority=priority)
+
+
+def _load_or_resume(runner, cfg):
+    for key in ('resume_from', 'load_from'):
+        path = cfg.get(key)
+        if path and '://' not in str(path) and not osp.isfile(path):
+            raise FileNotFoundError(f'{key} checkpoint {path} not found')
+    # mmcv's 'default' map_location is the current GPU; without one, load onto the CPU.
+    map_location = 'default' if torch.cuda.is_available() else 'cpu'
+    if cfg.get('resume_from'):
+        runner.resume(cfg.resume_from, map_location=map_location)
+    elif cfg.get('load_from'):
+        runner.load_checkpoint(cfg.load_from, map_location='cpu')
+
+
+def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
+                    meta=None):
+    """Train ``model`` (segmentor or UDA wrapper) on ``dataset`` with mmcv's runner per ``cfg``.
+
+    ``cfg.optimizer_config = None`` (UDA runs) registers no optimizer hook: the UDA wrapper's
+    ``train_step`` steps the optimizer itself (SPEC 3.1).
+    """
+    logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
+    datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
+    data_loaders = _train_loaders(datasets, cfg, distributed)
+
+    model = wrap_model(model, cfg, distributed)
+    optimizer = build_optimizer(model, cfg.optimizer)
+    if cfg.get('runner') is None:
+        cfg.runner = dict(type='IterBasedRunner', max_iters=cfg.total_iters)
+    runner = build_runner(cfg.runner, default_args=dict(
+        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
+        logger=logger, meta=meta))
+    runner.timestamp = timestamp  # names the text and JSON logs <timestamp>.log(.json)
+
+    _checkpoint_meta(cfg, datasets[0])
+    runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'),
+                                   cfg.get('checkpoint_config'), cfg.log_config,
+                                   cfg.get('momentum_config', None))
+    if validate:
+        _register_eval_hook(runner, cfg, distributed)
+    _register_custom_hooks(runner, cfg)
+    _load_or_resume(runner, cfg)
+    runner.run(data_loaders, cfg.workflow)
+    return runner

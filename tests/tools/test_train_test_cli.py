@@ -1,0 +1,347 @@
+"""tools/train.py, tools/test.py and test.sh: pre-flight checks, flag handling, and end to end."""
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mmcv
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+CITYSCAPES_PALETTE = [  # SPEC 0, RGB
+    (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+    (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+    (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+    (0, 80, 100), (0, 0, 230), (119, 11, 32)]
+
+
+# ----------------------------------------------------------------------------- pre-flight check
+def _uda_config(tmp_path, source_root, target_root, val_root, pretrained):
+    return mmcv.Config(dict(
+        model=dict(type='EncoderDecoder', pretrained=pretrained, backbone=dict()),
+        data=dict(
+            train=dict(type='UDADataset',
+                       source=dict(type='GTADataset', data_root=str(source_root)),
+                       target=dict(type='CityscapesDataset', data_root=str(target_root))),
+            val=dict(type='CityscapesDataset', data_root=str(val_root)))))
+
+
+def test_find_missing_inputs_names_every_absent_root_and_weight(tmp_path):
+    from tools.train import find_missing_inputs
+    (tmp_path / 'gta').mkdir()
+    cfg = _uda_config(tmp_path, tmp_path / 'gta', tmp_path / 'cityscapes',
+                      tmp_path / 'cityscapes', str(tmp_path / 'pretrained/mit_b5.pth'))
+    assert find_missing_inputs(cfg) == [str(tmp_path / 'cityscapes'),
+                                        str(tmp_path / 'pretrained/mit_b5.pth')]
+    (tmp_path / 'cityscapes').mkdir()
+    (tmp_path / 'pretrained').mkdir()
+    (tmp_path / 'pretrained/mit_b5.pth').write_bytes(b'')
+    assert find_missing_inputs(cfg) == []
+
+
+def test_train_main_exits_with_one_message_when_data_is_missing(tmp_path, capsys):
+    from tools.train import main
+    cfg = _uda_config(tmp_path, tmp_path / 'no_gta', tmp_path / 'no_cs', tmp_path / 'no_cs',
+                      'pretrained/absent_b5.pth')
+    cfg.dump(str(tmp_path / 'missing.py'))
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / 'missing.py'), '--work-dir', str(tmp_path / 'run'),
+              '--load-from', str(tmp_path / 'absent_ckpt.pth')])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    for path in (tmp_path / 'no_gta', tmp_path / 'no_cs', 'pretrained/absent_b5.pth',
+                 tmp_path / 'absent_ckpt.pth'):
+        assert f'  - {path}\n' in err
+    assert err.count(str(tmp_path / 'no_cs')) == 1
+    assert 'Datasets and weights' in err
+    assert not (tmp_path / 'run').exists()
+
+
+# ----------------------------------------------------------------------------- test flags
+def _test_cfg():
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='MultiScaleFlipAug', img_scale=(128, 64), flip=False, transforms=[])]
+    return mmcv.Config(dict(
+        crop_size=(64, 32),
+        model=dict(type='EncoderDecoder', pretrained='x.pth', train_cfg=dict(work_dir='w'),
+                   test_cfg=dict(mode='whole')),
+        data=dict(train=dict(type='X'),
+                  test=dict(type='CityscapesDataset', data_root='data/cs',
+                            img_dir='leftImg8bit/val', ann_dir='gtFine/val',
+                            pipeline=pipeline))))
+
+
+def test_configure_test_aug_test_and_slide_mode():
+    from tools.test import configure_test, parse_args
+    args = parse_args(['c.py', 'k.pth', '--eval', 'mIoU', '--aug-test',
+                       '--inference-mode', 'slide'])
+    cfg = configure_test(_test_cfg(), args)
+    tta = cfg.data.test.pipeline[1]
+    assert tta.img_ratios == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75] and tta.flip is True
+    assert cfg.model.test_cfg.mode == 'slide'
+    assert list(cfg.model.test_cfg.crop_size) == [64, 32]
+    assert list(cfg.model.test_cfg.stride) == [32, 16]
+    assert cfg.model.pretrained is None and cfg.model.train_cfg is None
+    assert cfg.data.test.test_mode is True
+
+
+def test_configure_test_test_set_and_whole_mode():
+    from tools.test import configure_test, parse_args
+    args = parse_args(['c.py', 'k.pth', '--format-only', '--test-set',
+                       '--inference-mode', 'whole'])
+    cfg = configure_test(_test_cfg(), args)
+    assert cfg.data.test.img_dir == 'leftImg8bit/test'
+    assert cfg.data.test.ann_dir == 'gtFine/test'
+    assert cfg.data.test.data_root == 'data/cs'
+    assert cfg.model.test_cfg.mode == 'whole'
+
+
+@pytest.mark.parametrize('argv', [
+    ['c.py', 'k.pth'],  # nothing to do
+    ['c.py', 'k.pth', '--eval', 'mIoU', '--format-only'],
+    ['c.py', 'k.pth', '--out', 'results.json'],
+    ['c.py', 'k.pth', '--show-dir', 'd', '--opacity', '1.5'],
+    ['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'XX'],
+])
+def test_test_cli_rejects_inconsistent_flags(argv, capsys):
+    from tools.test import parse_args
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(argv)
+    assert exit_info.value.code == 2
+
+
+def test_test_cli_eval_options_are_typed():
+    from tools.test import parse_args
+    args = parse_args(['c.py', 'k.pth', '--format-only', '--eval-options',
+                       'imgfile_prefix=labelTrainIds', 'to_label_id=False'])
+    assert args.eval_options == dict(imgfile_prefix='labelTrainIds', to_label_id=False)
+
+
+# ----------------------------------------------------------------------------- test.sh
+@pytest.mark.parametrize('shell', ['sh', 'bash'])
+def test_test_sh_explains_missing_files(tmp_path, shell):
+    run = tmp_path / 'myrun'
+    run.mkdir()
+    out = subprocess.run([shell, str(REPO / 'test.sh'), str(run)], capture_output=True,
+                         text=True)
+    assert out.returncode == 1
+    assert f'{run}/myrun.py not found' in out.stderr
+    (run / 'myrun.py').write_text('x = 1\n')
+    out = subprocess.run([shell, str(REPO / 'test.sh'), f'{run}/'], capture_output=True,
+                         text=True)
+    assert out.returncode == 1
+    assert f'checkpoint {run}/latest.pth not found' in out.stderr
+    out = subprocess.run([shell, str(REPO / 'test.sh')], capture_output=True, text=True)
+    assert out.returncode == 2 and 'usage' in out.stderr
+
+
+# ----------------------------------------------------------------------------- end to end
+TINY_CONFIG = """
+norm_cfg = dict(type='BN', requires_grad=True)
+img_norm_cfg = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
+crop_size = (64, 64)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='Resize', img_scale=(128, 64)),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='Normalize', **img_norm_cfg),
+    dict(type='Pad', size=crop_size, pad_val=0, seg_pad_val=255),
+    dict(type='DefaultFormatBundle'),
+    dict(type='Collect', keys=['img', 'gt_semantic_seg']),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiScaleFlipAug', img_scale=(128, 64), flip=False, transforms=[
+        dict(type='Resize', keep_ratio=True),
+        dict(type='RandomFlip'),
+        dict(type='Normalize', **img_norm_cfg),
+        dict(type='ImageToTensor', keys=['img']),
+        dict(type='Collect', keys=['img']),
+    ]),
+]
+cs_val = dict(type='CityscapesDataset', data_root='{root}/cityscapes',
+              img_dir='leftImg8bit/val', ann_dir='gtFine/val', pipeline=test_pipeline)
+data = dict(
+    samples_per_gpu=2, workers_per_gpu=0,
+    train=dict(type='GTADataset', data_root='{root}/gta', img_dir='images', ann_dir='labels',
+               pipeline=train_pipeline),
+    val=cs_val, test=cs_val)
+model = dict(
+    type='EncoderDecoder',
+    pretrained=None,
+    backbone=dict(type='MixVisionTransformer', embed_dims=[8, 16, 32, 64],
+                  num_heads=[1, 1, 2, 4], depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1]),
+    decode_head=dict(
+        type='DAFormerHead', in_channels=[8, 16, 32, 64], in_index=[0, 1, 2, 3], channels=16,
+        dropout_ratio=0.1, num_classes=19, norm_cfg=norm_cfg, align_corners=False,
+        decoder_params=dict(
+            embed_dims=16,
+            embed_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
+            embed_neck_cfg=dict(type='mlp', act_cfg=None, norm_cfg=None),
+            fusion_cfg=dict(type='conv', kernel_size=1, act_cfg=dict(type='ReLU'),
+                            norm_cfg=norm_cfg)),
+        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook', by_epoch=False)])
+dist_params = dict(backend='nccl')
+log_level = 'INFO'
+load_from = None
+resume_from = None
+workflow = [('train', 1)]
+cudnn_benchmark = False
+optimizer = dict(type='AdamW', lr=6e-05, betas=(0.9, 0.999), weight_decay=0.01,
+                 paramwise_cfg=dict(custom_keys=dict(head=dict(lr_mult=10.0))))
+optimizer_config = dict()
+lr_config = dict(policy='poly', warmup='linear', warmup_iters=2, warmup_ratio=1e-6, power=1.0,
+                 min_lr=0.0, by_epoch=False)
+seed = 0
+runner = dict(type='IterBasedRunner', max_iters=3)
+checkpoint_config = dict(by_epoch=False, interval=3, max_keep_ckpts=1)
+evaluation = dict(interval=3, metric='mIoU')
+"""
+
+
+def _run(argv, cwd=REPO):
+    env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONPATH=str(REPO))
+    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, f'{argv} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}'
+    return out
+
+
+@pytest.fixture(scope='module')
+def trained_run(toy_data_root, tmp_path_factory):
+    """A 3-iteration run of a tiny MiT + DAFormer head on toy GTA, evaluated on toy Cityscapes."""
+    tmp = tmp_path_factory.mktemp('cli')
+    config = tmp / 'tiny.py'
+    config.write_text(TINY_CONFIG.replace('{root}', str(toy_data_root)))
+    work_dir = tmp / 'work_dirs' / 'tiny'
+    _run([PYTHON, '-m', 'tools.train', str(config), '--work-dir', str(work_dir)])
+    return config, work_dir
+
+
+def _val_images(toy_data_root):
+    return sorted((toy_data_root / 'cityscapes/leftImg8bit/val').rglob('*_leftImg8bit.png'))
+
+
+@pytest.mark.slow
+def test_train_writes_config_logs_and_checkpoints(trained_run):
+    _, work_dir = trained_run
+    assert (work_dir / 'tiny.py').is_file()
+    assert mmcv.Config.fromfile(str(work_dir / 'tiny.py')).model.train_cfg.work_dir == \
+        str(work_dir)
+    assert len(list(work_dir.glob('*.log'))) == 1
+    json_logs = list(work_dir.glob('*.log.json'))
+    assert len(json_logs) == 1
+    records = [json.loads(line) for line in json_logs[0].read_text().splitlines()[1:]]
+    train = [r for r in records if r['mode'] == 'train']
+    assert [r['iter'] for r in train] == [1, 2, 3]
+    assert all(np.isfinite(r['decode.loss_seg']) and 'decode.acc_seg' in r for r in train)
+    val = [r for r in records if r['mode'] == 'val']
+    assert len(val) == 1 and 0 <= val[0]['mIoU'] <= 1
+    assert (work_dir / 'iter_3.pth').is_file()
+    assert (work_dir / 'latest.pth').resolve() == (work_dir / 'iter_3.pth').resolve()
+    import torch
+    meta = torch.load(work_dir / 'latest.pth', map_location='cpu', weights_only=False)['meta']
+    assert len(meta['CLASSES']) == 19 and meta['CLASSES'][0] == 'road'
+    assert [tuple(c) for c in meta['PALETTE']] == CITYSCAPES_PALETTE
+
+
+@pytest.mark.slow
+def test_test_cli_evaluates_and_draws_one_image_per_val_image(trained_run, toy_data_root,
+                                                              tmp_path):
+    config, work_dir = trained_run
+    show_dir = tmp_path / 'show'
+    out = _run([PYTHON, 'tools/test.py', str(config), str(work_dir / 'latest.pth'), '--eval',
+                'mIoU', '--show-dir', str(show_dir), '--opacity', '1',
+                '--out', str(tmp_path / 'preds.pkl')])
+    assert 'mIoU' in out.stdout and 'road' in out.stdout  # summary and per-class table
+    drawn = sorted(show_dir.rglob('*.png'))
+    images = _val_images(toy_data_root)
+    assert [p.name for p in drawn] == [p.name for p in images]
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        preds = pickle.load(f)
+    # Opacity 1: every pixel of a drawing is exactly the palette colour of the prediction.
+    palette = np.array(CITYSCAPES_PALETTE)
+    for drawing, pred, image in zip(drawn, preds, images):
+        rgb = np.array(Image.open(drawing).convert('RGB'))
+        assert rgb.shape[:2] == pred.shape == Image.open(image).size[::-1]
+        assert np.array_equal(rgb, palette[pred].astype(np.uint8))
+
+
+@pytest.mark.slow
+def test_test_cli_format_only_writes_train_id_pngs(trained_run, toy_data_root, tmp_path):
+    config, work_dir = trained_run
+    prefix = tmp_path / 'labelTrainIds'
+    _run([PYTHON, '-m', 'tools.test', str(config), str(work_dir / 'latest.pth'),
+          '--format-only', '--eval-options', f'imgfile_prefix={prefix}', 'to_label_id=False',
+          '--out', str(tmp_path / 'preds.pkl')])
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        preds = pickle.load(f)
+    images = _val_images(toy_data_root)
+    written = sorted(prefix.glob('*.png'))
+    assert [p.name for p in written] == [p.name for p in images]
+    for png, pred in zip(written, preds):
+        assert np.array_equal(np.array(Image.open(png)), pred.astype(np.uint8))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('shell', ['sh', 'bash'])
+def test_test_sh_tests_the_latest_checkpoint_of_a_run(trained_run, toy_data_root, tmp_path,
+                                                      shell):
+    config, work_dir = trained_run
+    run = tmp_path / 'tiny'
+    shutil.copytree(work_dir, run, symlinks=True)
+    out = _run([shell, str(REPO / 'test.sh'), str(run)], cwd=tmp_path)
+    assert 'mIoU' in out.stdout
+    assert len(list((run / 'preds').rglob('*.png'))) == len(_val_images(toy_data_root))
+
+
+@pytest.mark.slow
+def test_test_cli_hrda_out_needs_an_hrda_segmentor(trained_run, tmp_path):
+    config, work_dir = trained_run
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out = subprocess.run([PYTHON, '-m', 'tools.test', str(config), str(work_dir / 'latest.pth'),
+                          '--eval', 'mIoU', '--hrda-out', 'LR'], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    assert '--hrda-out LR needs an HRDA segmentor' in out.stderr
+
+
+@pytest.mark.slow
+def test_uda_run_trains_with_its_own_optimizer_step_and_tests_the_student(toy_data_root,
+                                                                          tmp_path):
+    # The toy MIC(DAFormer) config reads data/toy/{gta,cityscapes} relative to the cwd.
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
+    config = REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'
+    work_dir = tmp_path / 'work_dirs' / 'mic'
+    _run([PYTHON, '-m', 'tools.train', str(config), '--work-dir', str(work_dir),
+          '--cfg-options', 'runner.max_iters=2', 'evaluation.interval=2',
+          'checkpoint_config.interval=2', 'log_config.interval=1', 'lr_config.warmup_iters=1',
+          # the toy fixture's images are too small for the toy config's RCS pixel threshold
+          'data.train.rare_class_sampling.min_pixels=1'],
+         cwd=tmp_path)
+    json_log = next(work_dir.glob('*.log.json'))
+    records = [json.loads(line) for line in json_log.read_text().splitlines()[1:]]
+    train = [r for r in records if r['mode'] == 'train']
+    assert [r['iter'] for r in train] == [1, 2]
+    for key in ('decode.loss_seg', 'mix.decode.loss_seg', 'masked.decode.loss_seg'):
+        assert all(np.isfinite(r[key]) for r in train), key
+    assert any(r['mode'] == 'val' and 'mIoU' in r for r in records)
+    import torch
+    state = torch.load(work_dir / 'latest.pth', map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert any(k.startswith('model.backbone.') for k in state)
+    assert any(k.startswith('ema_model.backbone.') for k in state)
+    out = _run([sys.executable, '-m', 'tools.test', str(work_dir / 'toy_gta2cs_mic_daformer.py'),
+                str(work_dir / 'latest.pth'), '--eval', 'mIoU'], cwd=tmp_path)
+    assert 'mIoU' in out.stdout

@@ -1,0 +1,194 @@
+"""Test (and optionally evaluate) a trained segmentor.
+
+    python -m tools.test CONFIG CHECKPOINT --eval mIoU [--show-dir DIR] [--opacity 1]
+    python -m tools.test CONFIG CHECKPOINT --format-only --eval-options imgfile_prefix=DIR
+
+The checkpoint may be a plain segmentor or a UDA checkpoint (only the student ``model.*`` is
+loaded); CLASSES and PALETTE come from its meta.
+"""
+import argparse
+import os
+import os.path as osp
+import re
+import sys
+
+if __package__ in (None, ''):
+    # Run as a script: make the repository importable like with `python -m tools.test`.
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmcv  # noqa: E402
+import torch  # noqa: E402
+from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.utils import Config, DictAction  # noqa: E402
+
+from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_test,  # noqa: E402
+                        wrap_model)
+from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
+from mmseg.models import build_segmentor  # noqa: E402
+
+__all__ = ['parse_args', 'configure_test', 'main']
+
+AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+HRDA_OUTPUTS = ['', 'LR', 'HR', 'ATT']
+
+
+def parse_args(args=None):
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--aug-test', action='store_true', help='multi-scale + flip test')
+    parser.add_argument('--inference-mode', choices=['same', 'whole', 'slide'], default='same',
+                        help="'same' keeps the config's test_cfg mode")
+    parser.add_argument('--test-set', action='store_true',
+                        help='test on the test split instead of val')
+    parser.add_argument('--hrda-out', choices=HRDA_OUTPUTS, default='',
+                        help='HRDA: show context (LR), detail (HR) or attention (ATT) output')
+    parser.add_argument('--out', help='output result file in pickle format')
+    parser.add_argument('--format-only', action='store_true',
+                        help='only format the results for a test server (no evaluation)')
+    parser.add_argument('--eval', type=str, nargs='+', help='evaluation metrics, e.g. "mIoU"')
+    parser.add_argument('--show', action='store_true', help='show results')
+    parser.add_argument('--show-dir', help='directory where painted images will be saved')
+    parser.add_argument('--gpu-collect', action='store_true',
+                        help='whether to use gpu to collect results')
+    parser.add_argument('--tmpdir', help='tmp directory used for collecting results from '
+                        'multiple workers, available when gpu_collect is not specified')
+    parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction,
+                        dest='options', help='override config settings, key=value')
+    parser.add_argument('--eval-options', nargs='+', action=DictAction,
+                        help='custom options for evaluation / format_results, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--opacity', type=float, default=0.5,
+                        help='opacity of the painted segmentation map, in (0, 1]')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(args)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if not (args.out or args.eval or args.format_only or args.show or args.show_dir):
+        parser.error('choose at least one of --out, --eval, --format-only, --show, --show-dir')
+    if args.eval and args.format_only:
+        parser.error('--eval and --format-only cannot be both specified')
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error('--out must be a .pkl or .pickle file')
+    if not 0 < args.opacity <= 1:
+        parser.error(f'--opacity must be in (0, 1], got {args.opacity}')
+    return args
+
+
+def _train_crop_size(cfg):
+    """Training crop of the config: data.train.sync_crop_size, crop_size, or RandomCrop's."""
+    train = cfg.data.get('train', {})
+    if train.get('sync_crop_size') is not None:
+        return tuple(train.sync_crop_size)
+    if cfg.get('crop_size') is not None:
+        return tuple(cfg.crop_size)
+    for side in (train, train.get('source', {}) or {}):
+        for transform in side.get('pipeline', []) or []:
+            if transform.get('type') == 'RandomCrop':
+                return tuple(transform['crop_size'])
+    raise KeyError(f'--inference-mode slide needs the training crop size: {cfg.filename} has '
+                   'no data.train.sync_crop_size, crop_size or RandomCrop in data.train')
+
+
+def _to_test_split(data_cfg):
+    """Point a dataset config at the test split ('val' path components become 'test')."""
+    for key in ('img_dir', 'ann_dir', 'split'):
+        if isinstance(data_cfg.get(key), str):
+            parts = re.split(r'([/\\])', data_cfg[key])
+            data_cfg[key] = ''.join('test' if p == 'val' else p for p in parts)
+
+
+def configure_test(cfg, args):
+    """Apply the test flags to the config: aug test, inference mode, test split; no pretrained."""
+    if args.aug_test:
+        tta = cfg.data.test.pipeline[1]
+        tta.img_ratios = AUG_TEST_RATIOS
+        tta.flip = True
+    cfg.model.pretrained = None
+    cfg.model.train_cfg = None
+    if cfg.model.get('test_cfg') is None:
+        cfg.model.test_cfg = cfg.get('test_cfg') or dict(mode='whole')
+    if args.inference_mode == 'whole':
+        cfg.model.test_cfg.mode = 'whole'
+    elif args.inference_mode == 'slide':
+        crop = _train_crop_size(cfg)
+        cfg.model.test_cfg.mode = 'slide'
+        cfg.model.test_cfg.crop_size = list(crop)
+        cfg.model.test_cfg.stride = [c // 2 for c in crop]
+        cfg.model.test_cfg.batched_slide = True
+    cfg.data.test.test_mode = True
+    if args.test_set:
+        _to_test_split(cfg.data.test)
+    return cfg
+
+
+def _build_model(cfg, args):
+    model = build_segmentor(cfg.model)
+    if args.hrda_out:
+        if not hasattr(model, 'set_hrda_out'):
+            raise ValueError(f'--hrda-out {args.hrda_out} needs an HRDA segmentor, but the '
+                             f'config builds a {type(model).__name__} (no set_hrda_out)')
+        model.set_hrda_out(args.hrda_out)
+    checkpoint = load_segmentor_checkpoint(model, args.checkpoint, map_location='cpu',
+                                           revise_keys=[(r'^module\.', '')])
+    return model, checkpoint.get('meta', {}) or {}
+
+
+def _report(args, dataset, outputs):
+    if args.out:
+        print(f'\nwriting results to {args.out}')
+        mmcv.dump(outputs, args.out)
+    kwargs = dict(args.eval_options or {})
+    if args.format_only:
+        dataset.format_results(outputs, **kwargs)
+        print(f"\nformatted results written to {kwargs.get('imgfile_prefix', '(default)')}")
+    if args.eval:
+        # evaluate prints the per-class and the summary tables (CustomDataset._summarise).
+        return dataset.evaluate(outputs, args.eval, **kwargs)
+    return None
+
+
+def main(args=None):
+    """Test as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
+    args = parse_args(args)
+    cfg = Config.fromfile(args.config)
+    if args.options is not None:
+        cfg.merge_from_dict(args.options)
+    cfg = configure_test(cfg, args)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    distributed = args.launcher != 'none'
+    if distributed:
+        init_dist(args.launcher, **cfg.get('dist_params', {}))
+
+    dataset = build_dataset(cfg.data.test)
+    data_loader = build_dataloader(dataset, samples_per_gpu=1,
+                                   workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
+                                   shuffle=False)
+    model, meta = _build_model(cfg, args)
+    for key in ('CLASSES', 'PALETTE'):
+        value = meta.get(key)
+        if value is None:
+            value = getattr(dataset, key, None)
+        setattr(model, key, value)
+    dataset.PALETTE = model.PALETTE  # the colours drawn by --show-dir
+
+    efficient_test = bool((args.eval_options or {}).get('efficient_test', False))
+    if args.eval_options:
+        args.eval_options.pop('efficient_test', None)
+    model = wrap_model(model, cfg, distributed)
+    if distributed:
+        outputs = multi_gpu_test(model, data_loader, args.tmpdir, args.gpu_collect,
+                                 efficient_test)
+    else:
+        outputs = single_gpu_test(model, data_loader, args.show, args.show_dir, efficient_test,
+                                  args.opacity)
+    rank, _ = get_dist_info()
+    if rank == 0:
+        return _report(args, dataset, outputs)
+    return None
+
+
+if __name__ == '__main__':
+    main()

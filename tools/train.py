@@ -1,0 +1,198 @@
+"""Train a segmentor or a UDA method from a config.
+
+    python -m tools.train CONFIG [--work-dir DIR] [--seed N] [--cfg-options k=v ...]
+    python tools/train.py CONFIG ...
+
+Writes into the work_dir: the config (<name>.py), <timestamp>.log, <timestamp>.log.json,
+iter_<N>.pth and latest.pth.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+import time
+
+if __package__ in (None, ''):
+    # Run as a script: make the repository importable like with `python -m tools.train`.
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmcv  # noqa: E402
+import torch  # noqa: E402
+from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
+
+from mmseg import __version__  # noqa: E402
+from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.datasets import build_dataset  # noqa: E402
+from mmseg.models import build_train_model  # noqa: E402
+from mmseg.utils import collect_env, get_root_logger  # noqa: E402
+
+__all__ = ['parse_args', 'find_missing_inputs', 'main']
+
+README_HINT = 'see README, section "Datasets and weights"'
+
+
+def parse_args(args=None):
+    parser = argparse.ArgumentParser(description='Train a segmentor (or a UDA method)')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument('--load-from', help='the checkpoint file to load weights from')
+    parser.add_argument('--resume-from', help='the checkpoint file to resume from')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='do not evaluate checkpoints during training')
+    group_gpus = parser.add_mutually_exclusive_group()
+    group_gpus.add_argument('--gpus', type=int,
+                            help='number of gpus to use (only applicable to non-distributed '
+                            'training)')
+    group_gpus.add_argument('--gpu-ids', type=int, nargs='+',
+                            help='ids of gpus to use (only applicable to non-distributed '
+                            'training)')
+    parser.add_argument('--seed', type=int, default=None, help='random seed')
+    parser.add_argument('--deterministic', action='store_true',
+                        help='whether to set deterministic options for the CUDNN backend')
+    parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction,
+                        dest='options', help='override config settings, key=value')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(args)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _dataset_paths(data_cfg):
+    """The folders a dataset config reads: data_root (or img_dir without one), UDA sides too."""
+    if data_cfg is None:
+        return []
+    if isinstance(data_cfg, (list, tuple)):
+        return [p for c in data_cfg for p in _dataset_paths(c)]
+    paths = []
+    for side in ('source', 'target'):
+        paths += _dataset_paths(data_cfg.get(side))
+    if data_cfg.get('data_root'):
+        paths.append(data_cfg['data_root'])
+    elif data_cfg.get('img_dir') and 'source' not in data_cfg:
+        paths.append(data_cfg['img_dir'])
+    return paths
+
+
+def _pretrained_paths(model_cfg):
+    paths = [model_cfg.get('pretrained'), model_cfg.get('backbone', {}).get('pretrained')]
+    # 'open-mmlab://...' names are resolved to local files by the backbone itself.
+    return [p for p in paths if isinstance(p, str) and '://' not in p]
+
+
+def find_missing_inputs(cfg):
+    """Absent inputs: data roots of data.train/val (UDA source/target too), pretrained weights,
+    and the load_from / resume_from checkpoints."""
+    paths = _dataset_paths(cfg.data.get('train')) + _dataset_paths(cfg.data.get('val'))
+    paths += _pretrained_paths(cfg.model)
+    paths += [cfg.get(key) for key in ('load_from', 'resume_from')
+              if cfg.get(key) and '://' not in cfg.get(key)]
+    missing = []
+    for path in paths:
+        if not osp.exists(path) and path not in missing:
+            missing.append(path)
+    return missing
+
+
+def _exit_if_inputs_missing(cfg):
+    missing = find_missing_inputs(cfg)
+    if missing:
+        listing = '\n'.join(f'  - {p}' for p in missing)
+        print(f'Cannot train: these data folders / weight files do not exist:\n{listing}\n'
+              f'Download and convert the datasets and put the weights under pretrained/ '
+              f'({README_HINT}).', file=sys.stderr)
+        sys.exit(1)
+
+
+def _load_config(args):
+    cfg = Config.fromfile(args.config)
+    if args.options is not None:
+        cfg.merge_from_dict(args.options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.load_from is not None:
+        cfg.load_from = args.load_from
+    if args.resume_from is not None:
+        cfg.resume_from = args.resume_from
+    if args.gpu_ids is not None:
+        cfg.gpu_ids = args.gpu_ids
+    else:
+        cfg.gpu_ids = range(1) if args.gpus is None else range(args.gpus)
+    # SPEC 3.1: the UDA method writes its debug images under work_dir and reads the log config.
+    if cfg.model.get('train_cfg') is None:
+        cfg.model.train_cfg = mmcv.ConfigDict()
+    cfg.model.train_cfg['work_dir'] = cfg.work_dir
+    cfg.model.train_cfg['log_config'] = cfg.get('log_config')
+    return cfg
+
+
+def _init_distributed(args, cfg):
+    if args.launcher == 'none':
+        return False
+    init_dist(args.launcher, **cfg.get('dist_params', {}))
+    _, world_size = get_dist_info()
+    cfg.gpu_ids = range(world_size)
+    return True
+
+
+def _make_logger_and_meta(cfg, config_path, timestamp):
+    mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    cfg.dump(osp.join(cfg.work_dir, osp.basename(config_path)))
+    logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
+                             log_level=cfg.get('log_level', 'INFO'))
+    env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
+    dash_line = '-' * 60
+    logger.info(f'Environment info:\n{dash_line}\n{env_info}\n{dash_line}')
+    logger.info(f'Config:\n{cfg.pretty_text}')
+    meta = dict(env_info=env_info, config=cfg.pretty_text, exp_name=osp.basename(config_path))
+    return logger, meta
+
+
+def main(args=None):
+    """Train as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
+    args = parse_args(args)
+    cfg = _load_config(args)
+    _exit_if_inputs_missing(cfg)
+    if cfg.get('cudnn_benchmark', False):
+        torch.backends.cudnn.benchmark = True
+    distributed = _init_distributed(args, cfg)
+
+    timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
+    logger, meta = _make_logger_and_meta(cfg, args.config, timestamp)
+    logger.info(f'Distributed training: {distributed}')
+
+    seed = args.seed if args.seed is not None else cfg.get('seed')
+    if seed is not None:
+        logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
+        set_random_seed(seed, deterministic=args.deterministic)
+    cfg.seed = seed
+    meta['seed'] = seed
+
+    model = build_train_model(cfg)
+    logger.info(model)
+    datasets = [build_dataset(cfg.data.train)]
+    if len(cfg.workflow) == 2:
+        val_dataset = copy.deepcopy(cfg.data.val)
+        val_dataset.pipeline = cfg.data.train.pipeline
+        datasets.append(build_dataset(val_dataset))
+    classes = getattr(datasets[0], 'CLASSES', None)
+    palette = getattr(datasets[0], 'PALETTE', None)
+    if cfg.get('checkpoint_config') is not None:
+        cfg.checkpoint_config.meta = dict(
+            mmseg_version=f'{__version__}+{get_git_hash()[:7]}', config=cfg.pretty_text,
+            CLASSES=classes, PALETTE=palette)
+    meta.update(CLASSES=classes, PALETTE=palette)
+    model.CLASSES = classes
+    train_segmentor(model, datasets, cfg, distributed=distributed,
+                    validate=not args.no_validate, timestamp=timestamp, meta=meta)
+    return cfg.work_dir
+
+
+if __name__ == '__main__':
+    main()
