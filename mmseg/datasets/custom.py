@@ -35,8 +35,11 @@ class CustomDataset(Dataset):
 
     def __init__(self, pipeline, img_dir, img_suffix='.jpg', ann_dir=None, seg_map_suffix='.png',
                  split=None, data_root=None, test_mode=False, ignore_index=255,
-                 reduce_zero_label=False, classes=None, palette=None):
+                 reduce_zero_label=False, classes=None, palette=None, class_subsets=None):
         self.pipeline = Compose(pipeline)
+        # name -> class indices: evaluate() also reports the mean IoU over each subset, e.g. the
+        # mIoU16 of Synthia->Cityscapes runs whose val set is Cityscapes.
+        self.class_subsets = dict(class_subsets or {})
         self.img_suffix = img_suffix
         self.seg_map_suffix = seg_map_suffix
         self.data_root = data_root
@@ -177,7 +180,7 @@ class CustomDataset(Dataset):
             for total, area in zip(totals, areas):
                 total += area
         ret = total_area_to_metrics(*totals, metrics=metrics, nan_to_num=nan_to_num, beta=beta)
-        return self._summarise(ret, logger, class_subsets or {})
+        return self._summarise(ret, logger, {**self.class_subsets, **(class_subsets or {})})
 
     def _summarise(self, ret_metrics, logger, class_subsets):
         """Log the tables and flatten ret_metrics to fractions rounded like the printed %."""

@@ -19,10 +19,9 @@ class SynthiaDataset(CustomDataset):
     DATASET_NAME = 'Synthia (RAND_CITYSCAPES)'
     CONVERTER = 'tools/convert_datasets/synthia.py'
 
-    def __init__(self, img_suffix='.png', seg_map_suffix='_labelTrainIds.png', **kwargs):
-        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
-
-    def evaluate(self, results, metric='mIoU', logger=None, class_subsets=None, **kwargs):
+    def __init__(self, img_suffix='.png', seg_map_suffix='_labelTrainIds.png', class_subsets=None,
+                 **kwargs):
         subsets = dict(mIoU16=SYNTHIA_VALID_CLASSES)
         subsets.update(class_subsets or {})
-        return super().evaluate(results, metric, logger, class_subsets=subsets, **kwargs)
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix,
+                         class_subsets=subsets, **kwargs)
