@@ -279,7 +279,7 @@ def _add_vehicle(scene, kind, x, depth):
 
 def _person_shape(scene, x, depth, base, height, label):
     """Head, torso and legs of a person (or rider) standing at ``base`` metres above ground."""
-    cam, rng = scene.camera, scene.rng
+    cam = scene.camera
     width = 0.5 * height / 1.75
 
     def part(shape):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from mmseg.models import build_backbone
-from mmseg.models.backbones import (MixVisionTransformer, ResNet, ResNetV1c, mit_b0, mit_b1,
+from mmseg.models.backbones import (ResNet, ResNetV1c, mit_b0, mit_b1,
                                     mit_b2, mit_b3, mit_b4, mit_b5)
 from mmseg.models.backbones.mix_transformer import EfficientAttention, MixFFN
 from mmseg.models.backbones.resnet import resolve_pretrained_path

@@ -4,9 +4,26 @@ import warnings
 
 import torch
 
-__all__ = ['read_state_dict', 'load_pretrained_weights']
+__all__ = ['read_state_dict', 'load_pretrained_weights', 'resolve_pretrained_path',
+           'load_backbone_pretrained']
 
 WEIGHTS_HINT = 'see README section "Datasets and weights"'
+# The original names ImageNet weights by open-mmlab:// URLs; nothing is downloaded here, the files
+# are read from pretrained/.
+OPEN_MMLAB_WEIGHTS = {
+    'open-mmlab://resnet50_v1c': 'pretrained/resnet50_v1c.pth',
+    'open-mmlab://resnet101_v1c': 'pretrained/resnet101_v1c.pth',
+}
+
+
+def resolve_pretrained_path(pretrained):
+    """Map an ``open-mmlab://`` name to its local file under pretrained/; paths pass through."""
+    if isinstance(pretrained, str) and pretrained.startswith('open-mmlab://'):
+        if pretrained not in OPEN_MMLAB_WEIGHTS:
+            raise ValueError(f'unknown pretrained name {pretrained}; known: '
+                             f'{", ".join(OPEN_MMLAB_WEIGHTS)}, or give a file path')
+        return OPEN_MMLAB_WEIGHTS[pretrained]
+    return os.fspath(pretrained)
 
 
 def read_state_dict(path, download_hint):
@@ -32,6 +49,10 @@ def read_state_dict(path, download_hint):
     # Weights saved from a DataParallel/segmentor wrapper.
     if checkpoint and all(k.startswith('module.') for k in checkpoint):
         checkpoint = {k[len('module.'):]: v for k, v in checkpoint.items()}
+    # A whole segmentor checkpoint: its backbone.* part is what a backbone loads.
+    if any(k.startswith('backbone.') for k in checkpoint):
+        checkpoint = {k[len('backbone.'):]: v for k, v in checkpoint.items()
+                      if k.startswith('backbone.')}
     return checkpoint
 
 
@@ -63,3 +84,13 @@ def load_pretrained_weights(module, path, download_hint, ignored_prefixes=()):
         warnings.warn(f'{path}: ignored {len(dropped)} keys not used by the backbone '
                       f'({", ".join(dropped[:5])})')
     return dropped
+
+
+def load_backbone_pretrained(backbone, pretrained):
+    """The segmentor's ``pretrained`` into its backbone: the backbone's own ``load_pretrained``
+    when it has one (MiT, ResNet), else a strict load that ignores ImageNet classifier keys."""
+    if hasattr(backbone, 'load_pretrained'):
+        return backbone.load_pretrained(pretrained)
+    return load_pretrained_weights(backbone, resolve_pretrained_path(pretrained),
+                                   f'place the ImageNet weights of {type(backbone).__name__} there',
+                                   ignored_prefixes=('head.', 'fc.'))

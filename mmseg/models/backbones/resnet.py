@@ -3,7 +3,6 @@
 Module names follow the open-mmlab ImageNet checkpoints (``stem.{0,1,3,4,6,7}``,
 ``layer{i}.{b}.conv{1,2,3}``/``bn{1,2,3}``/``downsample.{0,1}``), SPEC Appendix B.
 """
-import os
 
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -11,27 +10,13 @@ from mmcv.runner import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..builder import BACKBONES
-from .checkpoint_loading import load_pretrained_weights
+from .checkpoint_loading import load_pretrained_weights, resolve_pretrained_path
 
 __all__ = ['Bottleneck', 'ResNet', 'ResNetV1c']
 
 # Names of the original configs → local files (we never download, SPEC 2.2).
-OPEN_MMLAB_WEIGHTS = {
-    'open-mmlab://resnet50_v1c': 'pretrained/resnet50_v1c.pth',
-    'open-mmlab://resnet101_v1c': 'pretrained/resnet101_v1c.pth',
-}
 RESNET_DOWNLOAD_HINT = ("download open-mmlab's ImageNet ResNet-V1c weights (resnet50_v1c / "
                         "resnet101_v1c) into pretrained/")
-
-
-def resolve_pretrained_path(pretrained):
-    """Map an ``open-mmlab://`` name to its local file under pretrained/; paths pass through."""
-    if isinstance(pretrained, str) and pretrained.startswith('open-mmlab://'):
-        if pretrained not in OPEN_MMLAB_WEIGHTS:
-            raise ValueError(f'unknown pretrained name {pretrained}; known: '
-                             f'{", ".join(OPEN_MMLAB_WEIGHTS)}, or give a file path')
-        return OPEN_MMLAB_WEIGHTS[pretrained]
-    return os.fspath(pretrained)
 
 
 class Bottleneck(nn.Module):

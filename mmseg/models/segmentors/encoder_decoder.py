@@ -1,6 +1,4 @@
 """Backbone + decode head segmentor with whole / sliding-window inference (SPEC 2.3)."""
-import os.path as osp
-import warnings
 
 import torch
 import torch.nn as nn
@@ -9,61 +7,12 @@ import torch.nn.functional as F
 from mmseg.core import add_prefix
 from mmseg.ops import resize
 from .. import builder
+from ..backbones.checkpoint_loading import load_backbone_pretrained
 from ..builder import SEGMENTORS
 from ..utils.sliding_window import merge_window_logits, slide_window_boxes
 from .base import BaseSegmentor
 
-__all__ = ['EncoderDecoder', 'load_backbone_weights', 'resolve_pretrained_path']
-
-# Classifier weights of ImageNet checkpoints that a segmentation backbone does not have.
-_IMAGENET_CLASSIFIER_PREFIXES = ('head.', 'fc.')
-
-
-def resolve_pretrained_path(pretrained):
-    """``open-mmlab://NAME`` → ``pretrained/NAME.pth`` (no downloads); paths stay as they are."""
-    if pretrained.startswith('open-mmlab://'):
-        return osp.join('pretrained', pretrained[len('open-mmlab://'):] + '.pth')
-    return pretrained
-
-
-def load_backbone_weights(backbone, path):
-    """Load an ImageNet (or segmentor) checkpoint into ``backbone``, non-strict apart from shapes.
-
-    Accepts a raw state dict or one under ``state_dict``/``model``; ``module.`` and, when present,
-    ``backbone.`` prefixes are removed; classifier keys (``head.*``, ``fc.*``) are ignored.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'pretrained weights {path} not found: place them there (see '
-                                f'README, section "Datasets and weights")')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=False)
-    state = checkpoint
-    for key in ('state_dict', 'model'):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    if not isinstance(state, dict):
-        raise ValueError(f'{path} holds a {type(state).__name__}, expected a state dict')
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v for k, v in state.items()}
-    if any(k.startswith('backbone.') for k in state):
-        state = {k[len('backbone.'):]: v for k, v in state.items() if k.startswith('backbone.')}
-    own = backbone.state_dict()
-    wrong_shape = [f'{k}: file {tuple(v.shape)}, model {tuple(own[k].shape)}'
-                   for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
-    if wrong_shape:
-        raise ValueError(f'{path} does not fit the {type(backbone).__name__} backbone; shapes '
-                         f'differ for ' + '; '.join(wrong_shape[:5]))
-    matched = {k: v for k, v in state.items() if k in own}
-    if not matched:
-        raise ValueError(f'{path} does not fit the {type(backbone).__name__} backbone: none of '
-                         f'its keys (e.g. {list(state)[:3]}) is a backbone key (e.g. '
-                         f'{list(own)[:3]})')
-    unexpected = [k for k in state if k not in own
-                  and not k.startswith(_IMAGENET_CLASSIFIER_PREFIXES)]
-    missing = [k for k in own if k not in matched]
-    if unexpected or missing:
-        warnings.warn(f'loading {path} into the backbone: {len(missing)} missing keys '
-                      f'{missing[:5]}, {len(unexpected)} unexpected keys {unexpected[:5]}')
-    backbone.load_state_dict(matched, strict=False)
-
+__all__ = ['EncoderDecoder']
 
 @SEGMENTORS.register_module()
 class EncoderDecoder(BaseSegmentor):
@@ -84,9 +33,9 @@ class EncoderDecoder(BaseSegmentor):
         self._init_auxiliary_head(auxiliary_head)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg if test_cfg is not None else dict(mode='whole')
-        self.pretrained = resolve_pretrained_path(pretrained) if pretrained else None
-        if self.pretrained is not None:
-            load_backbone_weights(self.backbone, self.pretrained)
+        self.pretrained = pretrained
+        if pretrained:
+            load_backbone_pretrained(self.backbone, pretrained)
 
     def _init_auxiliary_head(self, auxiliary_head):
         if auxiliary_head is None:
@@ -99,8 +48,8 @@ class EncoderDecoder(BaseSegmentor):
     def init_weights(self):
         super().init_weights()
         # A backbone's own init_weights may draw fresh weights over the ImageNet ones.
-        if self.pretrained is not None:
-            load_backbone_weights(self.backbone, self.pretrained)
+        if self.pretrained:
+            load_backbone_pretrained(self.backbone, self.pretrained)
 
     # ----------------------------------------------------------------------------- features
     def extract_feat(self, img):
