@@ -22,6 +22,7 @@ REPO = osp.dirname(osp.abspath(__file__))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 from mmcv import Config  # noqa: E402
 
 from experiments import CONFIGS_DIR, EXPERIMENT_IDS, generate_experiment_cfgs  # noqa: E402

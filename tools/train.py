@@ -17,6 +17,7 @@ if __package__ in (None, ''):
     # Run as a script: make the repository importable like with `python -m tools.train`.
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info, init_dist  # noqa: E402

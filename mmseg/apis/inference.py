@@ -94,7 +94,7 @@ def _resolve_device(device):
     return device
 
 
-def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palette=None,
+def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palette=None,  # device-ok
                    revise_checkpoint=((r'^module\.', ''), )):
     """Build the segmentor of ``config`` (path or Config), load ``checkpoint``, eval mode.
 
