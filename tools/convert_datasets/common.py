@@ -9,15 +9,18 @@ import os
 import os.path as osp
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 __all__ = [
     'NUM_CLASSES', 'ConversionError', 'require_dir', 'map_to_train_ids', 'class_pixel_counts',
-    'save_class_stats', 'run_tasks', 'exit_on_error'
+    'save_class_stats', 'run_tasks', 'exit_on_error', 'TRAIN_ID_SUFFIX', 'write_train_ids',
+    'convert_label_folder'
 ]
 
 NUM_CLASSES = 19
 IGNORE_INDEX = 255
+TRAIN_ID_SUFFIX = '_labelTrainIds.png'
 
 
 class ConversionError(Exception):
@@ -97,3 +100,33 @@ def exit_on_error(convert, *args, **kwargs):
         return convert(*args, **kwargs)
     except ConversionError as exc:
         raise SystemExit(f'error: {exc}') from None
+
+
+def write_train_ids(label_file, train_ids):
+    """Save ``train_ids`` as ``<label_file without .png>_labelTrainIds.png`` (uint8, mode L).
+
+    Returns the file's entry of sample_class_stats.json: ``{train_id: count, 'file': out_file}``.
+    """
+    out_file = label_file[:-len('.png')] + TRAIN_ID_SUFFIX
+    Image.fromarray(train_ids, mode='L').save(out_file)
+    stats = class_pixel_counts(train_ids)
+    stats['file'] = out_file
+    return stats
+
+
+def convert_label_folder(convert_label, data_root, gt_dir, out_dir, nproc, what, desc):
+    """Run ``convert_label`` on every ``*.png`` of ``data_root/gt_dir`` (outputs of an earlier
+    run excluded) and write the statistics to ``out_dir`` (default data_root).
+
+    ``what`` describes the expected folder for the error message. Returns the statistics list.
+    """
+    data_root = str(data_root)
+    label_dir = require_dir(osp.join(data_root, gt_dir), what)
+    label_files = sorted(
+        osp.join(label_dir, name) for name in os.listdir(label_dir)
+        if name.endswith('.png') and not name.endswith(TRAIN_ID_SUFFIX))
+    if not label_files:
+        raise ConversionError(f'no label files (*.png) found in {label_dir}')
+    sample_class_stats = run_tasks(convert_label, label_files, nproc, desc=desc)
+    save_class_stats(str(out_dir) if out_dir is not None else data_root, sample_class_stats)
+    return sample_class_stats

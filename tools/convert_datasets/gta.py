@@ -4,7 +4,6 @@ Usage: python tools/convert_datasets/gta.py data/gta [--gt-dir labels] [-o OUT] 
 Every ``<gt-dir>/*.png`` becomes ``<same name>_labelTrainIds.png`` (uint8, mode L).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -14,9 +13,9 @@ from PIL import Image
 if __package__ in (None, ''):  # run as a script: make ``tools`` importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from tools.convert_datasets.common import (ConversionError, class_pixel_counts,  # noqa: E402
-                                           exit_on_error, map_to_train_ids, require_dir,
-                                           run_tasks, save_class_stats)
+from tools.convert_datasets.common import (ConversionError, convert_label_folder,  # noqa: E402
+                                           exit_on_error, map_to_train_ids,
+                                           write_train_ids)
 
 __all__ = ['GTA_ID_TO_TRAIN_ID', 'convert_gta_label', 'convert_gta', 'parse_args', 'main']
 
@@ -25,7 +24,6 @@ GTA_ID_TO_TRAIN_ID = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
     26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18
 }
-TRAIN_ID_SUFFIX = '_labelTrainIds.png'
 
 
 def read_label_ids(label_file):
@@ -44,28 +42,14 @@ def read_label_ids(label_file):
 
 def convert_gta_label(label_file):
     """Write ``<label_file>_labelTrainIds.png``; return ``{train_id: count, 'file': out_file}``."""
-    train_ids = map_to_train_ids(read_label_ids(label_file), GTA_ID_TO_TRAIN_ID)
-    out_file = label_file[:-len('.png')] + TRAIN_ID_SUFFIX
-    Image.fromarray(train_ids, mode='L').save(out_file)
-    stats = class_pixel_counts(train_ids)
-    stats['file'] = out_file
-    return stats
+    return write_train_ids(label_file, map_to_train_ids(read_label_ids(label_file), GTA_ID_TO_TRAIN_ID))
 
 
 def convert_gta(data_root, gt_dir='labels', out_dir=None, nproc=1):
     """Convert every label in ``data_root/gt_dir``; statistics go to ``out_dir`` (or data_root)."""
-    data_root = str(data_root)
-    label_dir = require_dir(
-        osp.join(data_root, gt_dir),
-        'the GTA label folder (labels/*.png with Cityscapes label IDs; see README, Datasets)')
-    label_files = sorted(
-        osp.join(label_dir, name) for name in os.listdir(label_dir)
-        if name.endswith('.png') and not name.endswith(TRAIN_ID_SUFFIX))
-    if not label_files:
-        raise ConversionError(f'no label files (*.png) found in {label_dir}')
-    sample_class_stats = run_tasks(convert_gta_label, label_files, nproc, desc='GTA labels')
-    save_class_stats(str(out_dir) if out_dir is not None else data_root, sample_class_stats)
-    return sample_class_stats
+    return convert_label_folder(convert_gta_label, data_root, gt_dir, out_dir, nproc,
+                                'the GTA label folder (labels/*.png with Cityscapes label IDs; see README, Datasets)',
+                                'GTA labels')
 
 
 def parse_args(argv=None):

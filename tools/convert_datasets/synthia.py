@@ -6,19 +6,17 @@ Synthia labels are 16-bit 3-channel PNGs; the class ID is the last channel as Op
 with IMREAD_UNCHANGED. Every ``GT/LABELS/*.png`` becomes ``<same name>_labelTrainIds.png``.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import cv2
-from PIL import Image
 
 if __package__ in (None, ''):  # run as a script: make ``tools`` importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from tools.convert_datasets.common import (ConversionError, class_pixel_counts,  # noqa: E402
-                                           exit_on_error, map_to_train_ids, require_dir,
-                                           run_tasks, save_class_stats)
+from tools.convert_datasets.common import (ConversionError, convert_label_folder,  # noqa: E402
+                                           exit_on_error, map_to_train_ids,
+                                           write_train_ids)
 
 __all__ = ['SYNTHIA_ID_TO_TRAIN_ID', 'convert_synthia_label', 'convert_synthia', 'parse_args',
            'main']
@@ -28,7 +26,6 @@ SYNTHIA_ID_TO_TRAIN_ID = {
     3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9, 1: 10, 10: 11, 17: 12, 8: 13,
     18: 14, 19: 15, 20: 16, 12: 17, 11: 18
 }
-TRAIN_ID_SUFFIX = '_labelTrainIds.png'
 
 
 def read_synthia_class_ids(label_file):
@@ -44,28 +41,14 @@ def read_synthia_class_ids(label_file):
 
 def convert_synthia_label(label_file):
     """Write ``<label_file>_labelTrainIds.png``; return ``{train_id: count, 'file': out_file}``."""
-    train_ids = map_to_train_ids(read_synthia_class_ids(label_file), SYNTHIA_ID_TO_TRAIN_ID)
-    out_file = label_file[:-len('.png')] + TRAIN_ID_SUFFIX
-    Image.fromarray(train_ids, mode='L').save(out_file)
-    stats = class_pixel_counts(train_ids)
-    stats['file'] = out_file
-    return stats
+    return write_train_ids(label_file, map_to_train_ids(read_synthia_class_ids(label_file), SYNTHIA_ID_TO_TRAIN_ID))
 
 
 def convert_synthia(data_root, gt_dir='GT/LABELS', out_dir=None, nproc=1):
     """Convert every label in ``data_root/gt_dir``; statistics go to ``out_dir`` (or data_root)."""
-    data_root = str(data_root)
-    label_dir = require_dir(
-        osp.join(data_root, gt_dir),
-        'the Synthia label folder (GT/LABELS/*.png, 16-bit; see README, Datasets)')
-    label_files = sorted(
-        osp.join(label_dir, name) for name in os.listdir(label_dir)
-        if name.endswith('.png') and not name.endswith(TRAIN_ID_SUFFIX))
-    if not label_files:
-        raise ConversionError(f'no label files (*.png) found in {label_dir}')
-    sample_class_stats = run_tasks(convert_synthia_label, label_files, nproc, desc='Synthia labels')
-    save_class_stats(str(out_dir) if out_dir is not None else data_root, sample_class_stats)
-    return sample_class_stats
+    return convert_label_folder(convert_synthia_label, data_root, gt_dir, out_dir, nproc,
+                                'the Synthia label folder (GT/LABELS/*.png, 16-bit; see README, Datasets)',
+                                'Synthia labels')
 
 
 def parse_args(argv=None):
