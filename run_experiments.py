@@ -87,11 +87,15 @@ def apply_debug(cfg, has_uda):
 
 
 def apply_startup_test(cfg):
-    """--startup-test (SPEC 7.3): 2 iterations, quiet log, no evaluation or checkpoint."""
+    """--startup-test (SPEC 7.3): 2 iterations, quiet log, no evaluation.
+
+    Unlike the original (save_last=False) the last iteration is saved, so that the checkpoint of a
+    startup run can be handed to tools/test.py to check the test side too.
+    """
     cfg['log_level'] = 'ERROR'
     cfg['runner'] = dict(type='IterBasedRunner', max_iters=2)
     cfg['evaluation'] = dict(cfg.get('evaluation') or {}, interval=100)
-    cfg['checkpoint_config'] = dict(by_epoch=False, interval=100, save_last=False)
+    cfg['checkpoint_config'] = dict(by_epoch=False, interval=100, save_last=True)
 
 
 def write_config(cfg, path):

@@ -188,7 +188,7 @@ def test_debug_and_startup_test_overrides(tmp_path):
     cfg = Config.fromfile(runs[0][1])
     assert cfg.runner.max_iters == 2 and cfg.log_level == 'ERROR'
     assert cfg.evaluation.interval == 100
-    assert cfg.checkpoint_config == dict(by_epoch=False, interval=100, save_last=False)
+    assert cfg.checkpoint_config == dict(by_epoch=False, interval=100, save_last=True)
     assert cfg.work_dir.startswith(osp.join('work_dirs', 'local-exp80-startup'))
 
 
@@ -231,13 +231,14 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
              'data.test.data_root': toy_data_root / 'cityscapes'}
     # The fixture's 128x64 images hold too few pixels of some classes for min_pixels=100.
     options = [f'{k}={v}/' for k, v in roots.items()] + [
-        'checkpoint_config.interval=2', 'data.train.rare_class_sampling.min_pixels=0']
+        'data.train.rare_class_sampling.min_pixels=0']
     runs = run_experiments.main(['--exp', '3', '--startup-test', '--gen-dir',
                                  str(tmp_path / 'generated'), '--work-dirs', str(work),
                                  '--cfg-options'] + options)
     (name, _), = runs
     run_dir = work / 'local-exp3-startup' / name
-    assert (run_dir / 'iter_2.pth').is_file()
+    assert (run_dir / 'iter_2.pth').is_file()  # saved as the last iteration
+    assert (run_dir / 'latest.pth').is_file()
     checkpoint = torch.load(run_dir / 'iter_2.pth', map_location='cpu', weights_only=False)
     # mmcv saves before it counts the finished iteration: meta iter 1 = after 2 iterations
     assert checkpoint['meta']['iter'] == 1
