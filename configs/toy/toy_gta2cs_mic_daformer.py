@@ -8,7 +8,8 @@ uda = dict(
     mask_alpha='same',
     mask_pseudo_threshold='same',
     mask_lambda=1,
-    # 8x8 blocks on a 128x128 crop (MIC uses 32 px blocks at 512 px and 64 px at 1024 px).
+    # 16 px blocks, an 8x8 grid on a 128x128 crop (MIC uses 32 px blocks at 512 px and 64 px at
+    # 1024 px).
     mask_generator=dict(
         type='block', mask_ratio=0.7, mask_block_size=16, _delete_=True))
 name = 'toy_gta2cs_mic_daformer'
