@@ -98,6 +98,11 @@ def _to_test_split(data_cfg):
         if isinstance(data_cfg.get(key), str):
             parts = re.split(r'([/\\])', data_cfg[key])
             data_cfg[key] = ''.join('test' if p == 'val' else p for p in parts)
+    ann_dir = data_cfg.get('ann_dir')
+    if ann_dir is not None and not osp.isdir(osp.join(data_cfg.get('data_root') or '', ann_dir)):
+        # ACDC and Dark Zurich publish no test labels: their test split is predicted and
+        # formatted for the benchmark server, not evaluated here.
+        data_cfg['ann_dir'] = None
 
 
 def configure_test(cfg, args):
@@ -142,8 +147,11 @@ def _report(args, dataset, outputs):
         mmcv.dump(outputs, args.out)
     kwargs = dict(args.eval_options or {})
     if args.format_only:
+        # Without imgfile_prefix the PNGs go beside the checkpoint.
+        kwargs.setdefault('imgfile_prefix',
+                          osp.join(osp.dirname(osp.abspath(args.checkpoint)), 'format_results'))
         dataset.format_results(outputs, **kwargs)
-        print(f"\nformatted results written to {kwargs.get('imgfile_prefix', '(default)')}")
+        print(f"\nformatted results written to {kwargs['imgfile_prefix']}")
     if args.eval:
         # evaluate prints the per-class and the summary tables (CustomDataset._summarise).
         return dataset.evaluate(outputs, args.eval, **kwargs)

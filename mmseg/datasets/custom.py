@@ -130,11 +130,12 @@ class CustomDataset(Dataset):
             results['label_map'] = self.label_map
 
     def prepare_train_img(self, idx):
+        """A training sample. Without ann_dir (an unlabelled UDA target such as Dark Zurich's
+        train split) there is no ann_info, and the pipeline must not load annotations."""
         info = self.img_infos[idx]
-        if 'ann' not in info:
-            raise KeyError(f'{type(self).__name__} has no ann_dir, so it has no labels to train '
-                           f'on; set ann_dir or use test_mode=True')
-        results = dict(img_info=info, ann_info=self.get_ann_info(idx))
+        results = dict(img_info=info)
+        if 'ann' in info:
+            results['ann_info'] = self.get_ann_info(idx)
         self.pre_pipeline(results)
         return self.pipeline(results)
 

@@ -114,3 +114,24 @@ def test_multi_gpu_test_collects_through_tmpdir(tmp_path, efficient_test):
         dist.destroy_process_group()
     values = [np.load(r) if efficient_test else r for r in results]
     assert [int(v[0, 0]) for v in values] == [0, 1, 2]
+
+
+def test_format_only_without_prefix_writes_beside_the_checkpoint(tmp_path):
+    """tools/test.py --format-only with no imgfile_prefix: the PNGs go to <ckpt dir>/format_results."""
+    from types import SimpleNamespace
+
+    from tools.test import _report
+
+    calls = []
+
+    class RecordingDataset:
+        def format_results(self, results, **kwargs):
+            calls.append((results, kwargs))
+
+    args = SimpleNamespace(out=None, eval_options=None, format_only=True, eval=None,
+                           checkpoint=str(tmp_path / 'run' / 'latest.pth'))
+    _report(args, RecordingDataset(), ['pred'])
+    assert calls == [(['pred'], dict(imgfile_prefix=str(tmp_path / 'run' / 'format_results')))]
+    args.eval_options = dict(imgfile_prefix='labelTrainIds', to_label_id=False)
+    _report(args, RecordingDataset(), ['pred'])
+    assert calls[-1][1] == dict(imgfile_prefix='labelTrainIds', to_label_id=False)

@@ -297,3 +297,21 @@ def test_resnet_zero_init_residual_and_norm_eval():
     assert torch.all(model.layer1[0].bn2.weight == 1)
     model.train()
     assert not model.layer2[0].bn1.training
+
+
+def test_imagenet_resnet_without_batchnorm_counters_loads(tmp_path):
+    """Older ImageNet checkpoints carry no num_batches_tracked buffers; they are not weights."""
+    source = build_backbone(dict(type='ResNetV1c', depth=50))
+    state = {k: v.clone() + 0.5 for k, v in source.state_dict().items()
+             if not k.endswith('num_batches_tracked') and v.is_floating_point()}
+    state['fc.weight'] = torch.zeros(1000, 2048)
+    torch.save(state, tmp_path / 'resnet50_v1c.pth')
+    model = build_backbone(dict(type='ResNetV1c', depth=50))
+    model.load_pretrained(str(tmp_path / 'resnet50_v1c.pth'))
+    assert torch.equal(model.stem[0].weight, state['stem.0.weight'])
+    assert torch.equal(model.layer4[2].bn3.running_var, state['layer4.2.bn3.running_var'])
+    # A real weight missing is still an error that names it.
+    del state['layer1.0.conv1.weight']
+    torch.save(state, tmp_path / 'broken.pth')
+    with pytest.raises(ValueError, match='layer1.0.conv1.weight'):
+        model.load_pretrained(str(tmp_path / 'broken.pth'))

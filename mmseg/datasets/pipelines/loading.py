@@ -104,6 +104,10 @@ class LoadAnnotations:
         if self.file_client is None:
             self.file_client = mmcv.FileClient(**self.file_client_args)
         prefix = results.get('seg_prefix')
+        if 'ann_info' not in results:
+            raise KeyError(f"LoadAnnotations: {results['img_info']['filename']} has no label "
+                           f'(the dataset has no ann_dir); remove LoadAnnotations from the '
+                           f'pipeline of an unlabelled dataset')
         name = results['ann_info']['seg_map']
         filename = osp.join(prefix, name) if prefix is not None else name
         label = load_label_map(filename, self.file_client, self.imdecode_backend)

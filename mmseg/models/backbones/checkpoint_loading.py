@@ -66,7 +66,9 @@ def load_pretrained_weights(module, path, download_hint, ignored_prefixes=()):
     dropped = [k for k in state_dict if k.startswith(tuple(ignored_prefixes))]
     state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
     own = module.state_dict()
-    missing = sorted(set(own) - set(state_dict))
+    # BatchNorm step counters are absent from older ImageNet checkpoints and are not weights.
+    missing = sorted(k for k in set(own) - set(state_dict)
+                     if not k.endswith('num_batches_tracked'))
     unexpected = sorted(set(state_dict) - set(own))
     mismatched = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(own[k].shape)}'
                   for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
@@ -79,7 +81,8 @@ def load_pretrained_weights(module, path, download_hint, ignored_prefixes=()):
                                                  if len(items) > 20 else '')
                 problems.append(f'{title}: {shown}')
         raise ValueError(f'{path} does not fit {type(module).__name__}: ' + '; '.join(problems))
-    module.load_state_dict(state_dict, strict=True)
+    module.load_state_dict(state_dict, strict=not any(
+        k.endswith('num_batches_tracked') for k in set(own) - set(state_dict)))
     if dropped:
         warnings.warn(f'{path}: ignored {len(dropped)} keys not used by the backbone '
                       f'({", ".join(dropped[:5])})')

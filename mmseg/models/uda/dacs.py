@@ -57,6 +57,9 @@ class DACS(UDADecorator):
         for key, value in cfg.items():
             setattr(self, key, value)
         self.enable_fdist = self.imnet_feature_dist_lambda > 0
+        if self.enable_fdist and model.get('feature_scale') == 'all':
+            raise ValueError("imnet_feature_dist_lambda > 0 needs one feature scale: HRDA's "
+                             "feature_scale='all' gives features of two scales; use 0.5")
         self.ema_model = None if self.source_only else build_frozen_segmentor(model)
         self.imnet_model = build_frozen_segmentor(model) if self.enable_fdist else None
         self.mic = None

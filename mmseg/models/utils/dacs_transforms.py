@@ -55,14 +55,12 @@ def get_pseudo_label_and_weight(logits, pseudo_threshold):
 
 
 def filter_valid_pseudo_region(pseudo_weight, ignore_top, ignore_bottom, valid_pseudo_mask=None):
-    """Zero the weight of the top/bottom rows, or multiply by valid_pseudo_mask (B x 1 x H x W).
+    """Zero the weight of the top/bottom rows and multiply by valid_pseudo_mask (B x 1 x H x W)
+    when given; the configs use one or the other, the original applies both when both are set.
 
     The rows are cropped because rectification artefacts at the image border make pseudo-labels
     drift (e.g. sky towards building); the mask is the newer form of the same idea (SPEC 1).
     """
-    if (ignore_top > 0 or ignore_bottom > 0) and valid_pseudo_mask is not None:
-        raise ValueError('pseudo_weight_ignore_top/bottom and a valid_pseudo_mask '
-                         '(crop_pseudo_margins) are exclusive: set the ignore rows to 0')
     pseudo_weight = pseudo_weight.clone()
     if ignore_top > 0:
         pseudo_weight[:, :ignore_top, :] = 0
@@ -105,15 +103,17 @@ def blur_kernel_size(side):
 
 @torch.no_grad()
 def color_jitter(img, mean, std, strength, probability, draw):
-    """kornia ColorJitter (brightness = contrast = saturation = hue = strength) if draw > p.
+    """kornia colour jitter (brightness = contrast = saturation = hue = strength) if draw > p.
 
     Applied in [0, 1] RGB space (denormalise, jitter, renormalise); each image gets its own
     random jitter parameters.
     """
     if draw <= probability:
         return img
-    jitter = kornia.augmentation.ColorJitter(
-        brightness=strength, contrast=strength, saturation=strength, hue=strength)
+    # The original ran kornia 0.5, whose ColorJitter formulas (additive brightness, ...) newer
+    # kornia keeps as ColorJiggle; its ColorJitter now follows torchvision's.
+    jitter_cls = getattr(kornia.augmentation, 'ColorJiggle', kornia.augmentation.ColorJitter)
+    jitter = jitter_cls(brightness=strength, contrast=strength, saturation=strength, hue=strength)
     return renorm(jitter(denorm(img, mean, std)), mean, std)
 
 

@@ -1,6 +1,7 @@
 """DACS + FD + MIC and AdvSeg on a tiny HRDAEncoderDecoder (SPEC 4 where it meets SPEC 3)."""
 import copy
 
+import pytest
 import torch
 
 from mmseg.models import UDA
@@ -49,3 +50,12 @@ def test_advseg_on_hrda_discriminates_half_size_predictions():
     out = method.train_step(make_uda_batch(), torch.optim.SGD(method.parameters(), lr=0.01))
     assert {'G_trg.loss.main', 'D_src.loss.main', 'D_trg.loss.main'} <= set(out['log_vars'])
     assert seen and all(shape[-2:] == (32, 32) for shape in seen)
+
+
+def test_feature_distance_with_features_of_all_scales_is_refused():
+    """feature_scale='all' yields two feature sets; the FD compares one (SPEC 3.3 step 3)."""
+    model_cfg = dict(tiny_hrda_cfg(), feature_scale='all')
+    with pytest.raises(ValueError, match="feature_scale='all'"):
+        UDA.build(dict(type='DACS', model=model_cfg, max_iters=10,
+                       imnet_feature_dist_lambda=0.005))
+    assert UDA.build(dict(type='DACS', model=model_cfg, max_iters=10)).imnet_model is None

@@ -76,8 +76,10 @@ def test_filter_valid_pseudo_region():
     valid[1, 0, :, 0] = 0
     out = filter_valid_pseudo_region(weight, 0, 0, valid)
     assert torch.all(out[1, :, 0] == 0) and out[0].sum() == 0.5 * 24 and out[1].sum() == 0.5 * 18
-    with pytest.raises(ValueError, match='exclusive'):
-        filter_valid_pseudo_region(weight, 1, 0, valid)
+    # Both set: rows zeroed and the mask applied.
+    out = filter_valid_pseudo_region(weight, 1, 0, valid)
+    assert torch.all(out[:, 0] == 0) and torch.all(out[1, :, 0] == 0)
+    assert out[0].sum() == 0.5 * 20 and out[1].sum() == 0.5 * 15
 
 
 def test_class_masks_choose_half_of_batch_classes():
