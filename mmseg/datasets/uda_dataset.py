@@ -51,8 +51,16 @@ class UDADataset:
     which may also come as keyword arguments (when built from a config by build_dataset).
     """
 
+    # Keys of data.train besides the two datasets (type/source/target repeat when cfg is it).
+    CONFIG_KEYS = ('type', 'source', 'target', 'rare_class_sampling', 'sync_crop_size')
+    RCS_KEYS = ('min_pixels', 'class_temp', 'min_crop_ratio')
+
     def __init__(self, source, target, cfg=None, **kwargs):
         cfg = dict(cfg or {}, **kwargs)
+        unknown = sorted(set(cfg) - set(self.CONFIG_KEYS))
+        if unknown:
+            raise KeyError(f'UDADataset (data.train) got unknown keys {unknown}; expected some '
+                           f'of {list(self.CONFIG_KEYS)}')
         source_cfg = source if isinstance(source, dict) else cfg.get('source', {})
         self.source = build_dataset(source) if isinstance(source, dict) else source
         self.target = build_dataset(target) if isinstance(target, dict) else target
@@ -73,7 +81,11 @@ class UDADataset:
             self._init_rcs(rcs_cfg, data_root)
 
     def _init_rcs(self, rcs_cfg, data_root):
-        missing = [k for k in ('min_pixels', 'class_temp', 'min_crop_ratio') if k not in rcs_cfg]
+        missing = [k for k in self.RCS_KEYS if k not in rcs_cfg]
+        unknown = sorted(set(rcs_cfg) - set(self.RCS_KEYS))
+        if unknown:
+            raise KeyError(f'rare_class_sampling got unknown keys {unknown}; expected '
+                           f'{list(self.RCS_KEYS)}')
         if missing:
             raise KeyError(f'rare_class_sampling lacks {missing}; expected dict(min_pixels=..., '
                            f'class_temp=..., min_crop_ratio=...) (SPEC 3.6)')

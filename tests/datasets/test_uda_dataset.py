@@ -76,6 +76,19 @@ def test_rcs_fails_clearly_when_a_class_has_no_candidate(tiny_data):
                            rare_class_sampling=dict(min_pixels=100, class_temp=0.01)))
 
 
+def test_misspelt_uda_dataset_keys_are_errors_not_ignored(tiny_data):
+    with pytest.raises(KeyError, match="rare_class_samplng"):
+        build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
+                           target=_target_cfg(tiny_data),
+                           rare_class_samplng=dict(min_pixels=0, class_temp=0.01,
+                                                   min_crop_ratio=0.5)))
+    with pytest.raises(KeyError, match="min_crop_ration"):
+        build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
+                           target=_target_cfg(tiny_data),
+                           rare_class_sampling=dict(min_pixels=0, class_temp=0.01,
+                                                    min_crop_ratio=0.5, min_crop_ration=1)))
+
+
 def _rcs_dataset(tiny_data, min_crop_ratio, **kwargs):
     return build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
                               target=_target_cfg(tiny_data),
