@@ -88,10 +88,15 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     def forward(self, inputs):
         """Logits B×num_classes×h×w of the backbone features."""
 
-    def forward_train(self, inputs, img_metas, gt_semantic_seg, train_cfg, seg_weight=None):
-        """Logits and their losses: dict(loss_seg, acc_seg). gt_semantic_seg: B×1×H×W."""
+    def forward_train(self, inputs, img_metas, gt_semantic_seg, train_cfg, seg_weight=None,
+                      return_logits=False):
+        """Logits and their losses: dict(loss_seg, acc_seg) (+ ``logits`` B×C×h×w when asked,
+        for methods that reuse the training prediction). gt_semantic_seg: B×1×H×W."""
         seg_logits = self.forward(inputs)
-        return self.losses(seg_logits, gt_semantic_seg, seg_weight)
+        losses = self.losses(seg_logits, gt_semantic_seg, seg_weight)
+        if return_logits:
+            losses['logits'] = seg_logits
+        return losses
 
     def forward_test(self, inputs, img_metas, test_cfg):
         return self.forward(inputs)

@@ -210,14 +210,20 @@ class HRDAHead(BaseDecodeHead):
             return attention, None, None
         return fused, lr_seg, hr_seg
 
-    def forward_train(self, inputs, img_metas, gt_semantic_seg, train_cfg, seg_weight=None):
+    def forward_train(self, inputs, img_metas, gt_semantic_seg, train_cfg, seg_weight=None,
+                      return_logits=False):
+        """Losses of the fused, detail and context outputs (+ ``logits``: the fused one)."""
         if self.enable_hr_crop and self.hr_crop_box is None:
             raise RuntimeError('HRDAHead.forward_train with enable_hr_crop needs the crop box: '
                                'the segmentor must call set_hr_crop_box first')
         try:
-            return self.losses(self.forward(inputs), gt_semantic_seg, seg_weight)
+            seg_logits = self.forward(inputs)
+            losses = self.losses(seg_logits, gt_semantic_seg, seg_weight)
         finally:
             self.reset_crop()
+        if return_logits:
+            losses['logits'] = seg_logits[0]
+        return losses
 
     def forward_test(self, inputs, img_metas, test_cfg):
         return self.forward(inputs)[0]

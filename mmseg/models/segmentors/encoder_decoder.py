@@ -72,51 +72,73 @@ class EncoderDecoder(BaseSegmentor):
     def forward_with_aux(self, img, img_metas):
         """Training-mode logits at the input size: ``{'main': ..., ['aux': ...]}`` (AdvSeg)."""
         x = self.extract_feat(img)
-        ret = dict(main=resize(self._decode_head_forward_test(x, img_metas), size=img.shape[2:],
-                               mode='bilinear', align_corners=self.align_corners))
+        ret = dict(main=self._resize_training_logits(
+            self._decode_head_forward_test(x, img_metas), img))
         if isinstance(self.auxiliary_head, nn.Module) and \
                 not isinstance(self.auxiliary_head, nn.ModuleList):
             aux = self.auxiliary_head.forward_test(x, img_metas, self.test_cfg)
-            ret['aux'] = resize(aux, size=img.shape[2:], mode='bilinear',
-                                align_corners=self.align_corners)
+            ret['aux'] = self._resize_training_logits(aux, img)
         return ret
 
     # ----------------------------------------------------------------------------- training
-    def _decode_head_forward_train(self, x, img_metas, gt_semantic_seg, seg_weight=None):
+    def _decode_head_forward_train(self, x, img_metas, gt_semantic_seg, seg_weight=None,
+                                   return_logits=False):
+        # Asked for only when wanted, so heads without the argument keep working.
+        extra = dict(return_logits=True) if return_logits else {}
         losses = self.decode_head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg,
-                                                seg_weight)
+                                                seg_weight, **extra)
         return add_prefix(losses, 'decode')
 
     def _decode_head_forward_test(self, x, img_metas):
         return self.decode_head.forward_test(x, img_metas, self.test_cfg)
 
-    def _auxiliary_head_forward_train(self, x, img_metas, gt_semantic_seg, seg_weight=None):
+    def _auxiliary_head_forward_train(self, x, img_metas, gt_semantic_seg, seg_weight=None,
+                                      return_logits=False):
         losses = dict()
+        extra = dict(return_logits=True) if return_logits else {}
         if isinstance(self.auxiliary_head, nn.ModuleList):
             for idx, head in enumerate(self.auxiliary_head):
                 loss_aux = head.forward_train(x, img_metas, gt_semantic_seg, self.train_cfg,
-                                              seg_weight)
+                                              seg_weight, **extra)
                 losses.update(add_prefix(loss_aux, f'aux_{idx}'))
         else:
             loss_aux = self.auxiliary_head.forward_train(x, img_metas, gt_semantic_seg,
-                                                         self.train_cfg, seg_weight)
+                                                         self.train_cfg, seg_weight, **extra)
             losses.update(add_prefix(loss_aux, 'aux'))
         return losses
 
-    def forward_train(self, img, img_metas, gt_semantic_seg, seg_weight=None, return_feat=False):
+    def forward_train(self, img, img_metas, gt_semantic_seg, seg_weight=None, return_feat=False,
+                      return_logits=False):
         """Losses ``decode.*`` (+ ``aux.*``) of img B×3×H×W against gt B×1×H×W.
 
-        seg_weight: optional B×H×W per-pixel loss weight; return_feat adds ``features``.
+        seg_weight: optional B×H×W per-pixel loss weight; return_feat adds ``features``;
+        return_logits adds ``logits`` = {'main'[, 'aux']} as forward_with_aux gives them.
         """
         x = self.extract_feat(img)
         losses = dict()
         if return_feat:
             losses['features'] = x
-        losses.update(self._decode_head_forward_train(x, img_metas, gt_semantic_seg, seg_weight))
+        losses.update(self._decode_head_forward_train(x, img_metas, gt_semantic_seg, seg_weight,
+                                                      return_logits))
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, img_metas, gt_semantic_seg,
-                                                             seg_weight))
+                                                             seg_weight, return_logits))
+        if return_logits:
+            losses['logits'] = self._collect_training_logits(losses, img)
         return losses
+
+    def _collect_training_logits(self, losses, img):
+        """Pop the heads' ``*.logits`` into {'main'[, 'aux']} at the size of forward_with_aux."""
+        logits = dict(main=losses.pop('decode.logits'))
+        if 'aux.logits' in losses:  # one auxiliary head (a list of them has no 'aux' output)
+            logits['aux'] = losses.pop('aux.logits')
+        for key in [k for k in losses if k.endswith('.logits')]:
+            losses.pop(key)
+        return {k: self._resize_training_logits(v, img) for k, v in logits.items()}
+
+    def _resize_training_logits(self, logits, img):
+        return resize(logits, size=img.shape[2:], mode='bilinear',
+                      align_corners=self.align_corners)
 
     # ----------------------------------------------------------------------------- testing
     def _test_cfg_get(self, key, default=None):

@@ -135,7 +135,8 @@ class HRDAEncoderDecoder(EncoderDecoder):
             mres_feats.append(self.extract_unscaled_feat(scaled))
         return mres_feats
 
-    def forward_train(self, img, img_metas, gt_semantic_seg, seg_weight=None, return_feat=False):
+    def forward_train(self, img, img_metas, gt_semantic_seg, seg_weight=None, return_feat=False,
+                      return_logits=False):
         """Losses ``decode.*`` (fused), ``decode.hr.*`` / ``decode.lr.*``; ``features`` are those
         of feature_scale (the context features for 0.5; a list over scales for 'all')."""
         mres_feats = self._forward_train_features(img)
@@ -146,7 +147,9 @@ class HRDAEncoderDecoder(EncoderDecoder):
             else:
                 losses['features'] = mres_feats[self.scales.index(self.feature_scale)]
         losses.update(self._decode_head_forward_train(mres_feats, img_metas, gt_semantic_seg,
-                                                      seg_weight))
+                                                      seg_weight, return_logits))
+        if return_logits:
+            losses['logits'] = self._collect_training_logits(losses, img)
         return losses
 
     def forward_with_aux(self, img, img_metas):
@@ -157,6 +160,9 @@ class HRDAEncoderDecoder(EncoderDecoder):
             fused = self.decode_head.forward(mres_feats)[0]
         finally:
             self.decode_head.reset_crop()
+        return dict(main=self._resize_training_logits(fused, img))
+
+    def _resize_training_logits(self, logits, img):
+        """The fused training prediction goes to the discriminator at 0.5 × the input size."""
         size = tuple(side // 2 for side in img.shape[2:])
-        return dict(main=resize(fused, size=size, mode='bilinear',
-                                align_corners=self.align_corners))
+        return resize(logits, size=size, mode='bilinear', align_corners=self.align_corners)

@@ -103,12 +103,12 @@ class AdvSeg(UDADecorator):
         if self.mic is not None:
             self.mic.update_weights(self.get_model(), self.local_iter)
         self.model_D.requires_grad_(False)
-        losses = self.get_model().forward_train(img, img_metas, gt_semantic_seg)
+        losses = self.get_model().forward_train(img, img_metas, gt_semantic_seg,
+                                                return_logits=True)
+        # The source prediction of step (a) ({'main'[, 'aux']}; HRDA's fused output at half the
+        # input size) feeds D in step (d), detached.
+        pred_src = {k: v.detach() for k, v in losses.pop('logits').items()}
         log_vars = self.backward_losses(losses)
-        # Training-mode predictions ({'main'[, 'aux']}); HRDA's fused output comes at half the
-        # input size. The source one only feeds D (detached), so no graph is kept for it.
-        with torch.no_grad():
-            pred_src = self.get_model().forward_with_aux(img, img_metas)
         pred_trg = self.get_model().forward_with_aux(target_img, target_img_metas)
         log_vars.update(self.train_generator(pred_trg))
         if self.mic is not None:

@@ -152,3 +152,21 @@ def test_forward_test_checks_its_inputs(tiny_segmentor_cfg, make_metas):
     model.test_cfg = dict(mode='sliding')
     with pytest.raises(ValueError, match='"slide" or "whole"'):
         model.inference(torch.zeros(1, 3, 8, 8), make_metas(1, 8, 8), True)
+
+
+def test_forward_train_can_return_the_training_prediction(tiny_segmentor_cfg, make_metas):
+    """return_logits: the decode logits of the loss computation at the input size, equal to
+    forward_with_aux of the same weights (eval mode, so both passes are deterministic)."""
+    cfg = dict(tiny_segmentor_cfg, backbone=dict(type='TinyPyramidTestBackbone'),
+               decode_head=dict(type='DLV2Head', in_channels=16, in_index=-1, dilations=(1, 2),
+                                num_classes=3))
+    model = build_segmentor(cfg).eval()
+    img = torch.randn(2, 3, 32, 48)
+    gt = torch.randint(0, 3, (2, 1, 32, 48))
+    losses = model.forward_train(img, make_metas(2, 32, 48), gt, return_logits=True)
+    assert set(losses) == {'decode.loss_seg', 'decode.acc_seg', 'logits'}
+    assert set(losses['logits']) == {'main'}
+    with torch.no_grad():
+        expected = model.forward_with_aux(img, None)['main']
+    assert losses['logits']['main'].shape == (2, 3, 32, 48)
+    assert torch.allclose(losses['logits']['main'], expected, atol=1e-6)

@@ -216,3 +216,14 @@ def test_bad_hrda_configs_fail_early(hrda_cfg):
     with pytest.raises(ValueError, match=r'crop \(96, 96\) does not fit'):
         model.forward_train(torch.randn(1, 3, 64, 64), None,
                             torch.zeros(1, 1, 64, 64, dtype=torch.long))
+
+
+def test_hrda_forward_train_returns_the_fused_prediction_at_half_size(hrda_cfg):
+    model = build_segmentor(copy.deepcopy(hrda_cfg))
+    img = torch.randn(2, 3, 64, 64)
+    gt = torch.randint(0, 3, (2, 1, 64, 64))
+    losses = model.forward_train(img, None, gt, return_logits=True)
+    assert not any(k.endswith('.logits') for k in losses)
+    assert 'decode.hr.loss_seg' in losses
+    assert set(losses['logits']) == {'main'}
+    assert losses['logits']['main'].shape == (2, model.num_classes, 32, 32)

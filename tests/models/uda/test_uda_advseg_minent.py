@@ -121,3 +121,17 @@ def test_minent_with_mic():
 def test_unknown_keys(method_type):
     with pytest.raises(TypeError, match='imnet_feature_dist_lambda'):
         build(method_type, imnet_feature_dist_lambda=0.005)
+
+
+def test_advseg_discriminator_sees_the_source_prediction_of_the_source_step():
+    """SPEC 3.5 (d): D_src gets the step-(a) prediction, detached; the source batch goes through
+    the network once (BatchNorm statistics are updated once per batch)."""
+    method = build('AdvSeg')
+    model = method.get_model()
+    images = []
+    hook = model.backbone.register_forward_pre_hook(lambda m, args: images.append(args[0]))
+    batch = make_uda_batch(seed=1)
+    method.train_step(batch, torch.optim.SGD(model.parameters(), lr=0.0))
+    hook.remove()
+    assert len(images) == 2
+    assert torch.equal(images[0], batch['img']) and torch.equal(images[1], batch['target_img'])
