@@ -104,13 +104,14 @@ class MaskingConsistencyModule(nn.Module):
         return masked_img, masked_lbl, masked_weight
 
     def _augment(self, masked_img, img_metas):
-        """The strong colour augmentation of DACS with fresh draws (no mixing)."""
+        """The strong colour augmentation of DACS with fresh draws (no mixing); the original
+        augments the whole masked batch at once, so one blur sigma serves the batch."""
         mean, std = get_mean_std(img_metas, masked_img.device)
         mean, std = mean[:1], std[:1]
         jitter_draw, blur_draw = torch.rand(2).tolist()
         return strong_transform(masked_img.clone(), mean, std, jitter_draw,
                                 self.color_jitter_strength, self.color_jitter_probability,
-                                blur_draw)
+                                blur_draw, same_blur_on_batch=True)
 
 
 # MIC keys of the AdvSeg and MinEnt configs (SPEC 3.5): MIC is off unless mask_mode is set and

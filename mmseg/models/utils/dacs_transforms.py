@@ -118,22 +118,25 @@ def color_jitter(img, mean, std, strength, probability, draw):
 
 
 @torch.no_grad()
-def gaussian_blur(img, draw):
-    """Gaussian blur with sigma ~ U(0.15, 1.15) per image if draw > 0.5 (SPEC 3.3.5)."""
+def gaussian_blur(img, draw, same_on_batch=False):
+    """Gaussian blur with sigma ~ U(0.15, 1.15) if draw > 0.5 (SPEC 3.3.5): one sigma per image
+    (DACS blurs each mixed image on its own) or one for the batch (MIC's augmented inputs)."""
     if draw <= 0.5:
         return img
     kernel_size = (blur_kernel_size(img.shape[2]), blur_kernel_size(img.shape[3]))
-    sigma = 0.15 + torch.rand(img.shape[0], 1, device=img.device, dtype=img.dtype)
+    num_sigmas = 1 if same_on_batch else img.shape[0]
+    sigma = 0.15 + torch.rand(num_sigmas, 1, device=img.device, dtype=img.dtype)
+    sigma = sigma.expand(img.shape[0], 1)
     sigma = sigma.expand(-1, 2).contiguous()
     return kornia.filters.gaussian_blur2d(img, kernel_size, sigma)
 
 
 def strong_transform(img, mean, std, jitter_draw, jitter_strength, jitter_probability,
-                     blur_draw):
+                     blur_draw, same_blur_on_batch=False):
     """DACS strong augmentation of a normalised image batch: colour jitter, then blur.
 
     jitter_draw and blur_draw are the uniform numbers drawn once per iteration that decide
     whether each augmentation happens (blur_draw = 0 disables the blur).
     """
     img = color_jitter(img, mean, std, jitter_strength, jitter_probability, jitter_draw)
-    return gaussian_blur(img, blur_draw)
+    return gaussian_blur(img, blur_draw, same_on_batch=same_blur_on_batch)

@@ -140,6 +140,20 @@ def test_gaussian_blur_only_above_half():
     assert torch.allclose(blurred.sum(dim=(2, 3)), img.sum(dim=(2, 3)), atol=1e-4)
 
 
+def test_gaussian_blur_sigma_per_image_or_per_batch():
+    # Two identical impulse images: one sigma per image blurs them differently (almost
+    # surely), one sigma for the batch blurs them alike (MIC's augmented batch).
+    img = torch.zeros(2, 1, 32, 32)
+    img[:, :, 16, 16] = 1.0
+    torch.manual_seed(0)
+    per_image = gaussian_blur(img, 0.9)
+    assert not torch.allclose(per_image[0], per_image[1])
+    torch.manual_seed(0)
+    per_batch = gaussian_blur(img, 0.9, same_on_batch=True)
+    assert torch.equal(per_batch[0], per_batch[1])
+    assert per_batch[0, 0, 16, 16] < 1.0
+
+
 def test_color_jitter_in_rgb_space():
     torch.manual_seed(0)
     metas = [dict(img_norm_cfg=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
