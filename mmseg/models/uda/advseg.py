@@ -117,11 +117,7 @@ class AdvSeg(UDADecorator):
             log_vars.update(self.backward_losses(losses, prefix='masked'))
         self.model_D.requires_grad_(True)
         log_vars.update(self.train_discriminators(pred_src, pred_trg))
-        if self.is_debug_iteration(self.debug_img_interval):
-            self.save_debug_images(img_metas, [
-                ('Source Image', img, 'image'), ('Source Seg GT', gt_semantic_seg, 'label'),
-                ('Target Image', target_img, 'image'),
-                ('Target Pred', pred_trg['main'].argmax(1), 'label')])
+        self.save_prediction_debug_images(img_metas, img, gt_semantic_seg, target_img, pred_trg)
         self.local_iter += 1
         return log_vars
 

@@ -59,10 +59,6 @@ class MinEnt(UDADecorator):
             losses = self.mic(self.get_model(), img, img_metas, gt_semantic_seg, target_img,
                               target_img_metas, valid_pseudo_mask)
             log_vars.update(self.backward_losses(losses, prefix='masked'))
-        if self.is_debug_iteration(self.debug_img_interval):
-            self.save_debug_images(img_metas, [
-                ('Source Image', img, 'image'), ('Source Seg GT', gt_semantic_seg, 'label'),
-                ('Target Image', target_img, 'image'),
-                ('Target Pred', pred_trg['main'].argmax(1), 'label')])
+        self.save_prediction_debug_images(img_metas, img, gt_semantic_seg, target_img, pred_trg)
         self.local_iter += 1
         return log_vars

@@ -109,6 +109,16 @@ class UDADecorator(BaseSegmentor):
         work_dir = (self.train_cfg or {}).get('work_dir')
         return bool(interval) and work_dir is not None and self.local_iter % interval == 0
 
+    def save_prediction_debug_images(self, img_metas, img, gt_semantic_seg, target_img,
+                                     pred_trg):
+        """Debug figure of the output-space methods (AdvSeg, MinEnt) every debug_img_interval
+        iterations: source image and label, target image and the student's prediction."""
+        if self.is_debug_iteration(self.debug_img_interval):
+            self.save_debug_images(img_metas, [
+                ('Source Image', img, 'image'), ('Source Seg GT', gt_semantic_seg, 'label'),
+                ('Target Image', target_img, 'image'),
+                ('Target Pred', pred_trg['main'].argmax(1), 'label')])
+
     def save_debug_images(self, img_metas, panels):
         """One figure per batch image: ``<work_dir>/debug/<iter:06d>_<j>.png`` (SPEC 3.3.8).
 

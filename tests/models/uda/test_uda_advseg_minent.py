@@ -135,3 +135,14 @@ def test_advseg_discriminator_sees_the_source_prediction_of_the_source_step():
     hook.remove()
     assert len(images) == 2
     assert torch.equal(images[0], batch['img']) and torch.equal(images[1], batch['target_img'])
+
+
+@pytest.mark.parametrize('method_type', ['AdvSeg', 'MinEnt'])
+def test_output_space_methods_write_debug_figures(method_type, tmp_path):
+    method = build(method_type, debug_img_interval=2)
+    method.train_cfg = dict(work_dir=str(tmp_path))
+    optimizer = torch.optim.SGD(method.get_model().parameters(), lr=0.0)
+    for _ in range(3):
+        method.train_step(make_uda_batch(), optimizer)
+    written = sorted(p.name for p in (tmp_path / 'debug').iterdir())
+    assert written == ['000000_0.png', '000000_1.png', '000002_0.png', '000002_1.png']
