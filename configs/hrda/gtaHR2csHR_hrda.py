@@ -1,97 +1,14 @@
-# HRDA on GTA -> Cityscapes at high resolution (SPEC 6): the MIC(HRDA) configuration
-# configs/mic/gtaHR2csHR_mic_hrda.py without the masked image consistency, i.e. HRDA's
-# multi-resolution DAFormer trained with DAFormer's self-training (DACS + rare class sampling +
-# ImageNet feature distance + pseudo-label cropping).
-_base_ = [
-    # Logging hooks, distributed backend and workflow shared by all runs.
-    '../_base_/default_runtime.py',
-    # DAFormer network: MiT-B5 encoder, decoder with separable-ASPP fusion (SPEC 2.2).
-    '../_base_/models/daformer_sepaspp_mitb5.py',
-    # GTA (2560x1440) -> Cityscapes (2048x1024), 1024x1024 crops (SPEC 1.3).
-    '../_base_/datasets/uda_gtaHR_to_cityscapesHR_1024x1024.py',
-    # DACS self-training with teacher alpha 0.999 and the thing-class feature distance.
-    '../_base_/uda/dacs_a999_fdthings.py',
-    # AdamW optimiser.
-    '../_base_/schedules/adamw.py',
-    # Linear warm-up (1500 iterations), then linear (poly 1.0) decay to 0.
-    '../_base_/schedules/poly10warm.py'
-]
-# Of the three seeds of the paper, seed 2 gave the median result.
-seed = 2
-# HRDA: train on a low-resolution context crop and a high-resolution detail crop and fuse the
-# two predictions with a learned scale attention (SPEC 4).
-model = dict(
-    type='HRDAEncoderDecoder',
-    decode_head=dict(
-        type='HRDAHead',
-        # Each scale is decoded by the DAFormer head of the model base.
-        single_scale_head='DAFormerHead',
-        # One attention value per class and pixel, so every class can pick its best scale.
-        attention_classwise=True,
-        # Weight of the extra loss on the detail prediction alone; the fused output gets 0.9.
-        hr_loss_weight=0.1),
-    # Full resolution for the detail crop, half resolution for the context crop.
-    scales=[1, 0.5],
-    # Detail crop of 512x512 inside the 1024x1024 training crop (relative size 0.5).
-    hr_crop_size=(512, 512),
-    # The feature distance compares the features of the half-resolution context input, as
-    # DAFormer did at 512x512.
-    feature_scale=0.5,
-    # Crop offsets divisible by 8 = output stride 4 x downscale 2, so that the detail logits land
-    # exactly on the grid of the context logits when fused.
-    crop_coord_divisible=8,
-    # Pseudo-labels use the detail head on overlapping sliding windows over the whole image.
-    hr_slide_inference=True,
-    # Test time: batched overlapping 1024x1024 windows with stride 512 over the 2048x1024 image.
-    test_cfg=dict(
-        mode='slide',
-        batched_slide=True,
-        stride=[512, 512],
-        crop_size=[1024, 1024]))
-# Training data on top of the dataset base: sampling, pseudo-label margins, loader.
-data = dict(
-    train=dict(
-        # Rare class sampling (SPEC 3.6): temperature 0.01; a sampled crop must contain at
-        # least 3000 x 2.0 pixels of the drawn class. The ratio is 4x DAFormer's 0.5 because a
-        # 1024x1024 crop has 4x the pixels of a 512x512 one.
-        rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=2.0),
-        # Pseudo-label cropping v2: zero pseudo-label weight on the margins of the full target
-        # frame (top 30, bottom 240 = ego-car hood, left/right 30), marked before cropping so
-        # that only crops at the frame border lose pixels.
-        target=dict(crop_pseudo_margins=[30, 240, 30, 30]),
-    ),
-    # One loader worker per GPU suffices for batch 2.
-    workers_per_gpu=1,
-    # Two source and two target images per iteration.
-    samples_per_gpu=2,
-)
-# The UDA wrapper backpropagates and steps the optimiser itself (SPEC 3.1): no optimiser hook.
-optimizer_config = None
-# AdamW with DAFormer's learning rate 6e-5 and parameter-wise multipliers.
-optimizer = dict(
-    lr=6e-05,
-    paramwise_cfg=dict(
-        custom_keys=dict(
-            # The randomly initialised decoder learns 10x faster than the pretrained encoder.
-            head=dict(lr_mult=10.0),
-            # No weight decay on MiT's position convolutions and normalisation layers.
-            pos_block=dict(decay_mult=0.0),
-            norm=dict(decay_mult=0.0))))
-# Hardware of the original run (meta information only).
-n_gpus = 1
-gpu_model = 'NVIDIATITANRTX'
-# 40k iterations of batch 2 (source) + 2 (target).
-runner = dict(type='IterBasedRunner', max_iters=40000)
-# Keep only the final checkpoint.
-checkpoint_config = dict(by_epoch=False, interval=40000, max_keep_ckpts=1)
-# mIoU on Cityscapes val every 4000 iterations.
-evaluation = dict(interval=4000, metric='mIoU')
-# Meta information for result tables (SPEC 7.1 naming).
+# HRDA on GTA -> Cityscapes at high resolution: the annotated MIC(HRDA) configuration
+# (configs/mic/gtaHR2csHR_mic_hrda.py, read it for every setting) without the masked image
+# consistency, i.e. HRDA's multi-resolution DAFormer trained with DAFormer's self-training (DACS +
+# rare class sampling + ImageNet feature distance + pseudo-label margins).
+_base_ = ['../mic/gtaHR2csHR_mic_hrda.py']
+# No masking: the base values of configs/_base_/uda/dacs.py.
+uda = dict(
+    mask_mode=None,
+    mask_alpha='same',
+    mask_pseudo_threshold='same',
+    mask_lambda=0,
+    mask_generator=None)
 name = 'gtaHR2csHR_hrda_s2'
-exp = 'basic'
-name_dataset = 'gtaHR2cityscapesHR_1024x1024'
-name_architecture = 'hrda1-512-0.1_daformer_sepaspp_sl_mitb5'
-name_encoder = 'mitb5'
-name_decoder = 'hrda1-512-0.1_daformer_sepaspp_sl'
 name_uda = 'dacs_a999_fdthings_rcs0.01-2.0_cpl2'
-name_opt = 'adamw_6e-05_pmTrue_poly10warm_1x2_40k'
