@@ -2,21 +2,12 @@
 import numpy as np
 from PIL import Image
 
+from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from .builder import DATASETS
 from .custom import CustomDataset
 
 __all__ = ['CityscapesDataset', 'make_valid_pseudo_mask', 'CITYSCAPES_CLASSES',
            'CITYSCAPES_PALETTE']
-
-CITYSCAPES_CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
-                      'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car',
-                      'truck', 'bus', 'train', 'motorcycle', 'bicycle')
-CITYSCAPES_PALETTE = [[128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156],
-                      [190, 153, 153], [153, 153, 153], [250, 170, 30], [220, 220, 0],
-                      [107, 142, 35], [152, 251, 152], [70, 130, 180], [220, 20, 60],
-                      [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100], [0, 80, 100],
-                      [0, 0, 230], [119, 11, 32]]
-
 
 def make_valid_pseudo_mask(shape, margins):
     """uint8 H×W mask: 1 everywhere except 0 in the [top, bottom, left, right] margins."""

@@ -1,51 +1,9 @@
-# Toy target-supervised oracle on CPU: supervised on toy Cityscapes train, evaluated on val.
-img_norm_cfg = dict(
-    mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
-crop_size = (128, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='Resize', img_scale=(256, 128)),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='Normalize', **img_norm_cfg),
-    dict(type='Pad', size=crop_size, pad_val=0, seg_pad_val=255),
-    dict(type='DefaultFormatBundle'),
-    dict(type='Collect', keys=['img', 'gt_semantic_seg']),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='MultiScaleFlipAug',
-        img_scale=(256, 128),
-        flip=False,
-        transforms=[
-            dict(type='Resize', keep_ratio=True),
-            dict(type='RandomFlip'),
-            dict(type='Normalize', **img_norm_cfg),
-            dict(type='ImageToTensor', keys=['img']),
-            dict(type='Collect', keys=['img']),
-        ])
-]
+# Toy target-supervised oracle on CPU: the toy source-only data config with toy Cityscapes train
+# (labelled) in place of toy GTA; same pipelines, same evaluation on toy Cityscapes val.
+_base_ = ['toygta_to_toycityscapes_128x128.py']
 data = dict(
-    samples_per_gpu=2,
-    workers_per_gpu=0,
     train=dict(
         type='CityscapesDataset',
         data_root='data/toy/cityscapes/',
         img_dir='leftImg8bit/train',
-        ann_dir='gtFine/train',
-        pipeline=train_pipeline),
-    # Evaluation on toy Cityscapes val (the toy data has no test split).
-    val=dict(
-        type='CityscapesDataset',
-        data_root='data/toy/cityscapes/',
-        img_dir='leftImg8bit/val',
-        ann_dir='gtFine/val',
-        pipeline=test_pipeline),
-    test=dict(
-        type='CityscapesDataset',
-        data_root='data/toy/cityscapes/',
-        img_dir='leftImg8bit/val',
-        ann_dir='gtFine/val',
-        pipeline=test_pipeline))
+        ann_dir='gtFine/train'))

@@ -6,15 +6,11 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from mmseg.core.evaluation.class_names import CITYSCAPES_PALETTE as CITYSCAPES_COLOURS
+
 __all__ = ['CITYSCAPES_PALETTE', 'colorize_label', 'to_display_image', 'save_image_grid']
 
-# SPEC 0: RGB colour of train IDs 0..18.
-CITYSCAPES_PALETTE = np.array(
-    [[128, 64, 128], [244, 35, 232], [70, 70, 70], [102, 102, 156], [190, 153, 153],
-     [153, 153, 153], [250, 170, 30], [220, 220, 0], [107, 142, 35], [152, 251, 152],
-     [70, 130, 180], [220, 20, 60], [255, 0, 0], [0, 0, 142], [0, 0, 70], [0, 60, 100],
-     [0, 80, 100], [0, 0, 230], [119, 11, 32]],
-    dtype=np.uint8)
+CITYSCAPES_PALETTE = np.array(CITYSCAPES_COLOURS, dtype=np.uint8)
 
 
 def colorize_label(label, palette=CITYSCAPES_PALETTE):
