@@ -78,7 +78,6 @@ class DACS(UDADecorator):
                       valid_pseudo_mask=None):
         """One DACS(+FD, +MIC) iteration; losses are backpropagated here. Returns log_vars."""
         debug = self.is_debug_iteration(self.debug_img_interval)
-        self.debug_panels = []
         self.update_teachers()
         log_vars, src_feat = self.train_source(img, img_metas, gt_semantic_seg)
         if self.enable_fdist:
@@ -99,6 +98,7 @@ class DACS(UDADecorator):
                                               pseudo_label, pseudo_weight, debug))
         if debug:
             self.save_debug_images(img_metas, self.debug_panels)
+        self.debug_panels = []  # drop the references to this batch's tensors
         self.local_iter += 1
         return log_vars
 
