@@ -9,6 +9,8 @@ import torch
 import torch.distributed as dist
 from mmcv.runner import BaseModule
 
+from ..utils.mixed_precision import autocast
+
 __all__ = ['BaseSegmentor']
 
 
@@ -21,6 +23,9 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
 
     CLASSES = None
     PALETTE = None
+    # Autocast dtype of the forward passes (None: float32); set from the config's
+    # ``mixed_precision`` by ``build_train_model`` (see mmseg/models/utils/mixed_precision.py).
+    mixed_precision = None
 
     def __init__(self, init_cfg=None):
         super().__init__(init_cfg)
@@ -84,7 +89,8 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
 
     def train_step(self, data_batch, optimizer, **kwargs):
         """One runner iteration: the losses of ``data_batch``; the optimizer hook steps."""
-        losses = self(**data_batch)
+        with autocast(self.mixed_precision, data_batch['img']):
+            losses = self(**data_batch)
         loss, log_vars = self._parse_losses(losses)
         return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
 

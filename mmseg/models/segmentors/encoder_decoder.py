@@ -9,6 +9,7 @@ from mmseg.ops import resize
 from .. import builder
 from ..backbones.checkpoint_loading import load_backbone_pretrained
 from ..builder import SEGMENTORS
+from ..utils.mixed_precision import autocast
 from ..utils.sliding_window import merge_window_logits, slide_window_boxes
 from .base import BaseSegmentor
 
@@ -195,10 +196,12 @@ class EncoderDecoder(BaseSegmentor):
         ori_shape = img_meta[0]['ori_shape']
         if any(meta['ori_shape'] != ori_shape for meta in img_meta):
             raise ValueError('all images of a test batch need the same ori_shape')
-        if mode == 'slide':
-            logits = self.slide_inference(img, img_meta, rescale)
-        else:
-            logits = self.whole_inference(img, img_meta, rescale)
+        with autocast(self.mixed_precision, img):
+            if mode == 'slide':
+                logits = self.slide_inference(img, img_meta, rescale)
+            else:
+                logits = self.whole_inference(img, img_meta, rescale)
+        logits = logits.float()  # no-op in float32; softmax and averaging in float32
         output = logits if self._outputs_attention() else F.softmax(logits, dim=1)
         if img_meta[0].get('flip', False):
             direction = img_meta[0].get('flip_direction', 'horizontal')
