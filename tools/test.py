@@ -26,6 +26,8 @@ from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_te
                         wrap_model)
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
+from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
+                                                set_mixed_precision)
 
 __all__ = ['parse_args', 'configure_test', 'main']
 
@@ -131,6 +133,8 @@ def configure_test(cfg, args):
 
 def _build_model(cfg, args):
     model = build_segmentor(cfg.model)
+    # mixed_precision = dict(dtype='bfloat16'): inference under autocast, as in training.
+    set_mixed_precision(model, parse_mixed_precision(cfg.get('mixed_precision')))
     if args.hrda_out:
         if not hasattr(model, 'set_hrda_out'):
             raise ValueError(f'--hrda-out {args.hrda_out} needs an HRDA segmentor, but the '
