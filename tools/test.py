@@ -59,7 +59,7 @@ def parse_args(args=None):
                         dest='options', help='override config settings, key=value')
     parser.add_argument('--eval-options', nargs='+', action=DictAction,
                         help='custom options for evaluation / format_results, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
                         default='none', help='job launcher')
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='opacity of the painted segmentation map, in (0, 1]')

@@ -54,7 +54,7 @@ def parse_args(args=None):
                         help='whether to set deterministic options for the CUDNN backend')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction,
                         dest='options', help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(args)
