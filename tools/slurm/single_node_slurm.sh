@@ -32,7 +32,9 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES >&2
 }
 
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that runs (a zombie, not reaped where no init does it, counts as ended).
+running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+pid_alive() { [ -f "$1" ] && running "$(cat "$1")"; }
 
 start_munge() {
     if pid_alive /run/munge/munged.pid; then
@@ -104,15 +106,22 @@ start() {
     die "the node did not become idle within 30 s (logs in $DIR)"
 }
 
-stop_daemons() {
-    local pidfile
-    for pidfile in "$DIR/slurmd.pid" "$DIR/slurmctld.pid"; do
-        if pid_alive "$pidfile"; then
-            kill "$(cat "$pidfile")"
-        fi
+stop_pid() {  # SIGTERM the process of a pid file, then wait up to 10 s for it to end
+    local pid
+    pid_alive "$1" || return 0
+    pid=$(cat "$1")
+    kill "$pid"
+    for _ in $(seq 1 50); do
+        running "$pid" || return 0
+        sleep 0.2
     done
-    if [ -f "$DIR/munged.started-here" ] && pid_alive /run/munge/munged.pid; then
-        kill "$(cat /run/munge/munged.pid)"
+}
+
+stop_daemons() {
+    stop_pid "$DIR/slurmd.pid"
+    stop_pid "$DIR/slurmctld.pid"
+    if [ -f "$DIR/munged.started-here" ]; then
+        stop_pid /run/munge/munged.pid
         rm -f "$DIR/munged.started-here"
     fi
 }
