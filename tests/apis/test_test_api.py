@@ -135,3 +135,10 @@ def test_format_only_without_prefix_writes_beside_the_checkpoint(tmp_path):
     args.eval_options = dict(imgfile_prefix='labelTrainIds', to_label_id=False)
     _report(args, RecordingDataset(), ['pred'])
     assert calls[-1][1] == dict(imgfile_prefix='labelTrainIds', to_label_id=False)
+
+
+def test_progress_bar_ends_its_line(capfd):
+    """Tables printed after the test loop start on a new line (not 'ETA: 0sper class')."""
+    single_gpu_test(MMDataParallel(IndexPainter()), _loader(2))
+    out = capfd.readouterr().out
+    assert out.endswith('\n') and '2/2' in out.splitlines()[-1]

@@ -109,12 +109,42 @@ def test_configure_test_test_set_and_whole_mode():
     ['c.py', 'k.pth', '--out', 'results.json'],
     ['c.py', 'k.pth', '--show-dir', 'd', '--opacity', '1.5'],
     ['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'XX'],
+    ['c.py', 'k.pth', '--eval', 'foo'],
+    ['c.py', 'k.pth', '--eval', 'mIoU', 'cityscape'],
+    ['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'ATT'],
+    ['c.py', 'k.pth', '--format-only', '--hrda-out', 'ATT'],
 ])
 def test_test_cli_rejects_inconsistent_flags(argv, capsys):
     from tools.test import parse_args
     with pytest.raises(SystemExit) as exit_info:
         parse_args(argv)
     assert exit_info.value.code == 2
+
+
+def test_test_cli_accepts_every_metric_and_explains_unknown_ones(capsys):
+    from tools.test import parse_args
+    args = parse_args(['c.py', 'k.pth', '--eval', 'mIoU', 'mDice', 'mFscore', 'cityscapes'])
+    assert args.eval == ['mIoU', 'mDice', 'mFscore', 'cityscapes']
+    with pytest.raises(SystemExit):
+        parse_args(['c.py', 'k.pth', '--eval', 'foo'])
+    err = capsys.readouterr().err
+    assert '--eval foo: unknown metric; choose from mIoU, mDice, mFscore, cityscapes' in err
+    with pytest.raises(SystemExit):
+        parse_args(['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'ATT'])
+    assert 'scale attention' in capsys.readouterr().err
+
+
+def test_test_cli_checks_the_test_set_before_inference():
+    from types import SimpleNamespace
+
+    from tools.test import check_dataset_for_args, parse_args
+    unlabelled = SimpleNamespace(ann_dir=None, img_dir='data/acdc/rgb_anon/test')
+    with pytest.raises(SystemExit, match='has no labels .* use --format-only'):
+        check_dataset_for_args(unlabelled, parse_args(['c.py', 'k.pth', '--eval', 'mIoU']))
+    labelled = SimpleNamespace(ann_dir='gt/val', img_dir='rgb_anon/val')
+    check_dataset_for_args(labelled, parse_args(['c.py', 'k.pth', '--eval', 'mIoU']))
+    with pytest.raises(SystemExit, match='needs a CityscapesDataset'):
+        check_dataset_for_args(labelled, parse_args(['c.py', 'k.pth', '--eval', 'cityscapes']))
 
 
 def test_test_cli_eval_options_are_typed():
