@@ -21,6 +21,9 @@ from datetime import datetime
 REPO = osp.dirname(osp.abspath(__file__))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+if os.getcwd() not in sys.path:
+    # As `python -m` would: the user's own modules (custom_imports) in the current folder.
+    sys.path.insert(0, os.getcwd())
 
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 from mmcv import Config  # noqa: E402

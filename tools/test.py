@@ -13,8 +13,9 @@ import re
 import sys
 
 if __package__ in (None, ''):
-    # Run as a script: make the repository importable like with `python -m tools.test`.
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    # Run as a script: make the repository importable like with `python -m tools.test`, and
+    # the current folder too (as `python -m` does: custom_imports of the user's own modules).
+    sys.path[:0] = [os.getcwd(), osp.dirname(osp.dirname(osp.abspath(__file__)))]
 
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
