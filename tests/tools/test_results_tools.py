@@ -157,3 +157,26 @@ def test_checkpoint_counts_as_progress(tmp_path):
     (run / 'iter_100.pth').write_bytes(b'')
     (run / 'run.py').write_text("runner = dict(type='IterBasedRunner', max_iters=100)\n")
     assert summarize_results.read_progress(str(run)) == (100, 100)
+
+
+def test_plot_curves_names_runs_by_folder_one_colour_per_run(work_dirs, tmp_path, monkeypatch,
+                                                             capsys):
+    runs = sorted(p for p in work_dirs.iterdir() if 'gta2cs_dacs' in p.name)[:2]
+    figures = []
+    monkeypatch.setattr(plot_curves.plt, 'close', figures.append)
+    monkeypatch.chdir(tmp_path)
+    plot_curves.main([str(r / '20260101_120000.log.json') for r in runs])
+    fig, = figures
+    ax_loss, ax_miou = fig.axes
+    for ax in (ax_loss, ax_miou):
+        for line in ax.get_lines():
+            assert '20260101' not in line.get_label()
+    for run in runs:
+        loss_lines = [ln for ln in ax_loss.get_lines() if ln.get_label().startswith(run.name)]
+        miou_line, = [ln for ln in ax_miou.get_lines() if ln.get_label() == run.name]
+        assert len(loss_lines) == 2  # decode.loss_seg and mix.decode.loss_seg
+        assert {ln.get_color() for ln in loss_lines} == {miou_line.get_color()}
+    colours = {ln.get_color() for ln in ax_miou.get_lines()}
+    assert len(colours) == 2
+    assert f'written to {tmp_path / "curves.png"}' in capsys.readouterr().out
+    assert (tmp_path / 'curves.png').is_file()
