@@ -1,5 +1,6 @@
 """experiments.py (run lists and names of SPEC 7) and run_experiments.py (generated configs)."""
 import glob
+import json
 import os.path as osp
 import re
 import sys
@@ -224,7 +225,7 @@ def test_runs_train_one_after_another_with_cfg_options(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
+def test_startup_test_trains_toy_run(tmp_path, toy_data_root, capsys):
     """run_experiments.py --startup-test on the toy MIC experiment: 2 iterations, a checkpoint."""
     work = tmp_path / 'work_dirs'
     roots = {'data.train.source.data_root': toy_data_root / 'gta',
@@ -240,6 +241,14 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
     (name, _), = runs
     run_dir = work / 'local-exp3-startup' / name
     assert (run_dir / 'iter_2.pth').is_file()  # saved as the last iteration
+    out = capsys.readouterr().out
+    assert 'Startup test passed: 1 run(s) trained 2 iterations each' in out
+    assert f'  {run_dir}' in out
+    text_log, = run_dir.glob('*.log')
+    json_log, = run_dir.glob('*.log.json')
+    assert 'Iter [2/2]' in text_log.read_text()
+    assert [json.loads(line).get('iter') for line in json_log.read_text().splitlines()[1:]] \
+        == [1, 2]
     assert (run_dir / 'latest.pth').is_file()
     checkpoint = torch.load(run_dir / 'iter_2.pth', map_location='cpu', weights_only=False)
     # mmcv saves before it counts the finished iteration: meta iter 1 = after 2 iterations
