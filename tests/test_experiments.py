@@ -14,7 +14,7 @@ import run_experiments
 from experiments import generate_experiment_cfgs
 
 PAPER_COUNTS = {80: 12, 81: 18, 82: 12, 83: 12, 84: 45, 85: 3}
-TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12}
+TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12, 6: 3}
 SPEC_KEYS = ('_base_', 'name', 'exp', 'name_dataset', 'name_architecture', 'name_encoder',
              'name_decoder', 'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'seed', 'model',
              'data', 'optimizer', 'runner', 'checkpoint_config', 'evaluation')
