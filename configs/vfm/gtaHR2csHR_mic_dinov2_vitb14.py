@@ -12,10 +12,11 @@ _base_ = [
     '../_base_/models/daformer_sepaspp_dinov2_vitb14.py',
     # GTA (2560x1440) -> Cityscapes (2048x1024), 1024x1024 crops (VFM-UDA: crop 1024).
     '../_base_/datasets/uda_gtaHR_to_cityscapesHR_1024x1024.py',
-    # DACS self-training without the ImageNet feature distance (VFM-UDA's vanilla setting has
-    # none): ClassMix, colour jitter (strength 0.2, applied with probability 0.8) and blur
-    # (probability 0.5) of the mixed image, pseudo-label threshold 0.968 (all as VFM-UDA).
-    '../_base_/uda/dacs.py',
+    # DACS self-training with an EMA teacher, alpha = min(1 - 1/(t+1), 0.999), and without the
+    # ImageNet feature distance (VFM-UDA's vanilla setting has none): ClassMix, colour jitter
+    # (strength 0.2, applied with probability 0.8) and blur (probability 0.5) of the mixed
+    # image, pseudo-label threshold 0.968 (all as VFM-UDA).
+    '../_base_/uda/dacs_a999.py',
     # AdamW, weight decay 0.01 (VFM-UDA).
     '../_base_/schedules/adamw.py',
     # Linear warm-up (1500 iterations), then linear decay to 0 (VFM-UDA).
@@ -46,8 +47,6 @@ data = dict(
     samples_per_gpu=2,
 )
 uda = dict(
-    # EMA teacher, alpha = min(1 - 1/(t+1), 0.999) (VFM-UDA).
-    alpha=0.999,
     # MIC: masked colour-augmented target images must give the teacher's pseudo-labels
     # (VFM-UDA masks too, ratio 0.7, but replaces tokens by a learned mask token; here MIC's
     # pixel block masking is kept, so every UDA method runs unchanged around the encoder).
