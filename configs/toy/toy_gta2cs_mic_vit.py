@@ -25,3 +25,7 @@ name = 'toy_gta2cs_mic_vit'
 name_architecture = 'daformer_sepaspp_mln_vittiny14'
 name_encoder = 'vittiny14'
 name_decoder = 'daformer_sepaspp_mln'
+# The decoder learns 10x faster; MiT's pos_block / norm weight-decay exceptions of the toy base
+# are dropped for the ViT (as experiments.py toy id 6).
+optimizer = dict(
+    paramwise_cfg=dict(custom_keys=dict(_delete_=True, head=dict(lr_mult=10.0))))
