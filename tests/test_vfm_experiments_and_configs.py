@@ -14,10 +14,10 @@ CONFIGS = osp.join(REPO, 'configs')
 
 
 def shrink_vit(cfg):
-    """A 2-block 32-channel ViT of the same timm family, no weights file: cheap to build."""
+    """A 4-block 32-channel ViT of the same timm family, no weights file: cheap to build."""
     backbone = cfg.model.backbone
-    backbone.update(checkpoint_path=None, embed_dim=32, depth=2, num_heads=2,
-                    out_indices=[0, 1, 1, 1])
+    backbone.update(checkpoint_path=None, embed_dim=32, depth=4, num_heads=2,
+                    out_indices=[0, 1, 2, 3])
     cfg.model.neck.in_channels = [32] * 4
     return cfg
 
@@ -59,7 +59,7 @@ def test_vfm_configs_build_and_run_a_mic_step(size, channels, blocks):
     assert cfg.uda.imnet_feature_dist_lambda == 0 and cfg.uda.alpha == 0.999
     model = build_train_model(shrink_vit(copy.deepcopy(cfg)))
     keys = model.state_dict().keys()
-    assert 'model.backbone.timm_model.blocks.1.attn.qkv.weight' in keys
+    assert 'model.backbone.timm_model.blocks.3.attn.qkv.weight' in keys
     assert 'ema_model.neck.convs.3.conv.weight' in keys
     assert not any(k.startswith('imnet_model.') for k in keys)
 
@@ -68,7 +68,7 @@ def test_missing_weights_name_the_file_and_the_readme_section(tmp_path):
     from mmseg.models import build_segmentor
     cfg = Config.fromfile(osp.join(CONFIGS, 'vfm/gtaHR2csHR_mic_dinov2_vitb14.py'))
     cfg.model.backbone.update(checkpoint_path=str(tmp_path / 'dinov2_vitb14.pth'), embed_dim=32,
-                              depth=2, num_heads=2, out_indices=[0, 1, 1, 1])
+                              depth=4, num_heads=2, out_indices=[0, 1, 2, 3])
     with pytest.raises(FileNotFoundError, match=r'dinov2_vitb14.pth not found.*README'):
         build_segmentor(cfg.model)
 

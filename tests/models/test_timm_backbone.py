@@ -61,6 +61,8 @@ def test_bad_arguments_raise_clear_errors():
         build_backbone(dict(type='TIMMBackbone', model_name='vit_nonexistent'))
     with pytest.raises(ValueError, match='out_indices entry 5 outside the 3 blocks'):
         tiny_backbone(out_indices=[5])
+    with pytest.raises(ValueError, match='increasing block indices without repeats'):
+        tiny_backbone(out_indices=[2, 0])
     with pytest.raises(ValueError, match='frozen_stages'):
         tiny_backbone(frozen_stages=4)
 

@@ -63,7 +63,8 @@ class TIMMBackbone(BaseModule):
             ``num_heads`` for tiny test models, ``drop_path_rate``).
 
     Raises:
-        ValueError: unknown model name, out_indices outside the blocks, bad frozen_stages.
+        ValueError: unknown model name, out_indices outside the blocks or not increasing, bad
+            frozen_stages.
     """
 
     def __init__(self, model_name, out_indices=(-1, ), pretrained=False, checkpoint_path=None,
@@ -77,6 +78,10 @@ class TIMMBackbone(BaseModule):
         self.timm_model = timm.create_model(model_name, pretrained=pretrained, **model_kwargs)
         num_blocks = len(self.timm_model.blocks)
         self.out_indices = [self._check_index(i, num_blocks) for i in out_indices]
+        if any(a >= b for a, b in zip(self.out_indices, self.out_indices[1:])):
+            # timm returns each block once, in block order.
+            raise ValueError(f'TIMMBackbone: out_indices must be increasing block indices '
+                             f'without repeats, got {list(out_indices)}')
         if not -1 <= frozen_stages <= num_blocks:
             raise ValueError(f'TIMMBackbone: frozen_stages must be in [-1, {num_blocks}], got '
                              f'{frozen_stages}')
