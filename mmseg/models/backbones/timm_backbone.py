@@ -22,8 +22,9 @@ TIMM_DOWNLOAD_HINT = ('save the timm or HuggingFace weights of the model to this
 # Parts of a timm ViT that come before the blocks: frozen as "stage 0" by frozen_stages.
 STEM_NAMES = ('patch_embed', 'cls_token', 'reg_token', 'pos_embed', 'rope', 'norm_pre',
               'patch_drop')
-# Checkpoint keys that a segmentation backbone does not use (classifier, DINOv2's mask token).
-IGNORED_PREFIXES = ('head.', 'fc_norm.', 'mask_token', 'head_drop.')
+# Checkpoint keys that a segmentation backbone does not use (timm's and HuggingFace's classifiers,
+# DINOv2's mask token).
+IGNORED_PREFIXES = ('head.', 'fc_norm.', 'mask_token', 'head_drop.', 'classifier.')
 
 
 class PatchGridFeatures(list):
