@@ -87,3 +87,9 @@ def test_toy_id_6_is_the_toy_vit_config(tmp_path):
         assert generated.model.decode_head[key] == written.model.decode_head[key], key
     for key in ('uda', 'optimizer', 'runner'):
         assert generated[key] == written[key], key
+
+
+def test_train_preflight_lists_the_missing_vit_weights():
+    from tools.train import find_missing_inputs
+    cfg = Config.fromfile(osp.join(CONFIGS, 'vfm/gtaHR2csHR_mic_dinov2_vitl14.py'))
+    assert 'pretrained/dinov2_vitl14.pth' in find_missing_inputs(cfg)
