@@ -47,6 +47,8 @@ class TIMMBackbone(BaseModule):
     Output: a :class:`PatchGridFeatures` list with one B×C×ceil(H/p)×ceil(W/p) map per entry of
     ``out_indices`` (block indices, negative from the end), the class/register tokens dropped;
     equal to timm's ``forward_intermediates(..., output_fmt='NCHW')`` of the padded input.
+    Models: DINOv2 (Oquab et al., arXiv 2304.07193; registers: Darcet et al., arXiv 2309.16588),
+    EVA-02 (Fang et al., arXiv 2303.11331), as implemented by timm.
 
     Args:
         model_name (str): timm model name.
@@ -56,7 +58,8 @@ class TIMMBackbone(BaseModule):
             layout; keys that do not fit raise a ValueError listing them.
         norm (bool): apply the model's final LayerNorm to every taken output (as DINOv2's dense
             heads do).
-        with_cp (bool): gradient checkpointing of the blocks (less memory, ~30% more time).
+        with_cp (bool): gradient checkpointing of the blocks (less memory; each block's forward
+            runs again in the backward pass).
         frozen_stages (int): -1 trains everything; 0 freezes the patch embedding, position
             embedding and class/register tokens; n > 0 also freezes blocks 0..n-1.
         **model_kwargs: passed to ``timm.create_model`` (e.g. ``embed_dim``, ``depth``,
