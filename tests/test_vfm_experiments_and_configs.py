@@ -93,3 +93,15 @@ def test_train_preflight_lists_the_missing_vit_weights():
     from tools.train import find_missing_inputs
     cfg = Config.fromfile(osp.join(CONFIGS, 'vfm/gtaHR2csHR_mic_dinov2_vitl14.py'))
     assert 'pretrained/dinov2_vitl14.pth' in find_missing_inputs(cfg)
+
+
+@pytest.mark.parametrize('size', ['b', 'l'])
+def test_vfm_configs_comment_every_setting(size):
+    """Every top-level setting has a comment above it (or follows the meta block's comment)."""
+    lines = open(osp.join(CONFIGS, f'vfm/gtaHR2csHR_mic_dinov2_vit{size}14.py')).read().splitlines()
+    meta = ('name', 'exp', 'name_', 'n_gpus', 'gpu_model')
+    for i, line in enumerate(lines):
+        if line and not line[0].isspace() and ' = ' in line and not line.startswith('#'):
+            key = line.split(' = ')[0]
+            previous = lines[i - 1].strip()
+            assert previous.startswith('#') or (key.startswith(meta) and i > 0), key

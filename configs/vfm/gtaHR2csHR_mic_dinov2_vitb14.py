@@ -22,6 +22,7 @@ _base_ = [
     # Linear warm-up (1500 iterations), then linear decay to 0 (VFM-UDA).
     '../_base_/schedules/poly10warm.py'
 ]
+# First of the three seeds of experiment 90 (run_experiments.py --exp 90 runs 0, 1 and 2).
 seed = 0
 # Test time (chosen): the same overlapping 1024x1024 windows with stride 512 as MIC(HRDA), so
 # that the mIoU compares with it. The ViT pads each window to 1036 px (a multiple of 14) and
@@ -32,6 +33,7 @@ model = dict(
         batched_slide=True,
         stride=[512, 512],
         crop_size=[1024, 1024]))
+# Training data on top of the dataset base: sampling, pseudo-label margins, loader.
 data = dict(
     train=dict(
         # Rare class sampling on (VFM-UDA), with MIC(HRDA)'s temperature 0.01 and minimum
@@ -41,11 +43,13 @@ data = dict(
         # target frame (top 30, bottom 240 = ego-car hood, left/right 30) (chosen, as MIC).
         target=dict(crop_pseudo_margins=[30, 240, 30, 30]),
     ),
+    # One loader worker per GPU suffices for batch 2.
     workers_per_gpu=1,
     # Two source and two target images per iteration on one GPU (chosen: VFM-UDA uses 8 in
     # total on 4 GPUs; with 4 GPUs set samples_per_gpu=2 and n_gpus=4 for its batch).
     samples_per_gpu=2,
 )
+# Masked image consistency (MIC) on top of the DACS base.
 uda = dict(
     # MIC: masked colour-augmented target images must give the teacher's pseudo-labels
     # (VFM-UDA masks too, ratio 0.7, but replaces tokens by a learned mask token; here MIC's
@@ -75,7 +79,9 @@ n_gpus = 1
 gpu_model = 'NVIDIAH100'
 # 40k iterations (VFM-UDA).
 runner = dict(type='IterBasedRunner', max_iters=40000)
+# Keep only the final checkpoint.
 checkpoint_config = dict(by_epoch=False, interval=40000, max_keep_ckpts=1)
+# mIoU on Cityscapes val every 4000 iterations.
 evaluation = dict(interval=4000, metric='mIoU')
 # Meta information for result tables.
 name = 'gtaHR2csHR_mic_dinov2_vitb14_s0'
