@@ -35,6 +35,19 @@ def test_resampling_crops_the_padding_away():
     torch.testing.assert_close(rows, expected, atol=1e-12, rtol=0)
 
 
+def test_resampling_positions_stay_exact_in_bfloat16():
+    # A 74-cell grid (1036 px) to stride 4: positions like 258.5 * 4 / 14 are not representable
+    # in bf16; the sampling must still land where the float64 one does.
+    x = torch.randn(1, 2, 74, 3, dtype=torch.float64)
+    exact = resample_patch_grid(x, 14, 4, (1024, 40))
+    low = resample_patch_grid(x.to(torch.bfloat16), 14, 4, (1024, 40))
+    assert low.dtype == torch.bfloat16
+    # = the float32 resampling of the same bf16 values, rounded once at the end
+    reference = resample_patch_grid(x.to(torch.bfloat16).float(), 14, 4, (1024, 40))
+    torch.testing.assert_close(low, reference.to(torch.bfloat16), atol=0, rtol=0)
+    assert (low.double() - exact).abs().max() < 0.05
+
+
 def test_neck_outputs_with_strides_and_with_scales():
     neck = build_neck(dict(type='MultiLevelNeck', in_channels=[6, 6, 6, 6], out_channels=4,
                            out_strides=[4, 8, 16, 32]))

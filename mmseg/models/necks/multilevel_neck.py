@@ -12,7 +12,7 @@ from ..builder import NECKS
 __all__ = ['MultiLevelNeck', 'resample_patch_grid']
 
 
-def resample_patch_grid(x, patch_size, stride, image_size, align_corners=False):
+def resample_patch_grid(x, patch_size, stride, image_size):
     """Bilinear resampling of a patch-grid map to a stride-``stride`` map of the unpadded image.
 
     x: B×C×h×w, cell (i, j) covering pixels [i*p, (i+1)*p) of the (padded) image, p = patch_size.
@@ -22,13 +22,16 @@ def resample_patch_grid(x, patch_size, stride, image_size, align_corners=False):
     """
     out_h, out_w = (math.ceil(size / stride) for size in image_size)
     h, w = x.shape[2:]
-    # Centres of the output cells in units of patch cells, normalised to [-1, 1] over the grid.
-    ys = ((torch.arange(out_h, device=x.device, dtype=x.dtype) + 0.5) * stride / patch_size)
-    xs = ((torch.arange(out_w, device=x.device, dtype=x.dtype) + 0.5) * stride / patch_size)
-    grid_y, grid_x = torch.meshgrid(ys * 2 / h - 1, xs * 2 / w - 1, indexing='ij')
+    # Centres of the output cells in units of patch cells, normalised to [-1, 1] over the grid;
+    # at least in float32, since bf16/fp16 would round the fractional positions.
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    positions = [(torch.arange(n, device=x.device, dtype=dtype) + 0.5) * stride /
+                 patch_size * 2 / size - 1 for n, size in ((out_h, h), (out_w, w))]
+    grid_y, grid_x = torch.meshgrid(*positions, indexing='ij')
     grid = torch.stack([grid_x, grid_y], dim=-1).expand(x.shape[0], out_h, out_w, 2)
-    return F.grid_sample(x, grid, mode='bilinear', padding_mode='border',
-                         align_corners=align_corners)
+    out = F.grid_sample(x.to(dtype), grid, mode='bilinear', padding_mode='border',
+                        align_corners=False)
+    return out.to(x.dtype)
 
 
 @NECKS.register_module()
