@@ -77,7 +77,8 @@ def test_conversion_key_mapping_by_hand():
 def test_incomplete_attention_raises():
     hf = hf_model().state_dict()
     del hf['encoder.layer.0.attention.k_proj.bias']
-    with pytest.raises(ValueError, match='layer 0: attention bias has only'):
+    with pytest.raises(ValueError, match=r"blocks.0.attn.qkv.bias: has only \['query', 'value'\], "
+                                         r'expected query, key, value'):
         convert_hf_dinov2_to_timm(hf)
 
 
@@ -96,3 +97,24 @@ def test_released_file_names_and_transformers5_names_convert_alike():
     a, b = convert_hf_dinov2_to_timm(current), convert_hf_dinov2_to_timm(released)
     assert set(a) == set(b)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_hf_swiglu_dinov2_giant_layout():
+    """ViT-g's SwiGLU feed-forward: HF ``mlp.weights_in/out`` -> timm's packed ``fc1/fc2``.
+
+    HF's SwiGLU hidden size for 32 channels: int(4 * 32 * 2 / 3) = 85, rounded up to 88;
+    timm's packed fc1 then has 2 x 88 = 176 outputs (mlp_ratio 5.5).
+    """
+    torch.manual_seed(0)
+    model = transformers.Dinov2Model(transformers.Dinov2Config(use_swiglu_ffn=True, **HF_SMALL))
+    model.eval()
+    sd = convert_hf_dinov2_to_timm(model.state_dict())
+    assert sd['blocks.0.mlp.fc1.weight'].shape == (176, 32)
+    backbone = build_backbone(dict(
+        type='TIMMBackbone', model_name='vit_giant_patch14_dinov2', embed_dim=32, depth=2,
+        num_heads=2, img_size=56, mlp_ratio=5.5, out_indices=[-1], norm=True)).eval()
+    backbone.timm_model.load_state_dict({k: v for k, v in sd.items() if k != 'mask_token'})
+    x = torch.randn(1, 3, 56, 56)
+    with torch.no_grad():
+        expected = model(pixel_values=x).last_hidden_state[:, 1:].transpose(1, 2)
+        torch.testing.assert_close(backbone(x)[0].flatten(2), expected, atol=1e-4, rtol=0)

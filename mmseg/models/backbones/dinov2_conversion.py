@@ -24,11 +24,15 @@ HF_LAYER_RENAMES = (
     ('layer_scale2.lambda1', 'ls2.gamma'),
     ('mlp.fc1.', 'mlp.fc1.'),
     ('mlp.fc2.', 'mlp.fc2.'),
-    # SwiGLU feed-forward of ViT-g: the packed (gate, value) projection and the output one.
+    # SwiGLU feed-forward of ViT-g: the packed (gate, value) projection and the output one
+    # (released files); transformers >= 5 splits the first into gate_proj and up_proj.
     ('mlp.weights_in.', 'mlp.fc1.'),
     ('mlp.weights_out.', 'mlp.fc2.'),
+    ('mlp.down_proj.', 'mlp.fc2.'),
 )
 QKV_SHORT = dict(q='query', k='key', v='value')
+# Order of the parts in timm's packed tensors: attention q, k, v; SwiGLU gate (through SiLU), up.
+PACKED_ORDER = {'qkv': ('query', 'key', 'value'), 'fc1': ('gate', 'up')}
 HF_EMBEDDING_RENAMES = {
     'embeddings.cls_token': 'cls_token',
     'embeddings.mask_token': 'mask_token',
@@ -50,14 +54,15 @@ def is_hf_dinov2(state_dict):
 def convert_hf_dinov2_to_timm(state_dict):
     """HuggingFace ``facebook/dinov2-*`` state dict -> torch-hub DINOv2 layout -> timm's.
 
-    Query, key and value projections are concatenated (in that order) into ``attn.qkv``.
-    Keys outside the encoder (a classifier) are kept under their own names, so that the loader
-    lists them as unexpected. Raises ValueError if a layer lacks one of q/k/v.
+    Query, key and value projections are concatenated (in that order) into ``attn.qkv``, and
+    transformers-5 SwiGLU ``gate_proj``/``up_proj`` into ``mlp.fc1``. Keys outside the encoder
+    (a classifier) keep their names, for the loader to ignore or list. Raises ValueError if a
+    layer lacks one of the parts of a packed tensor.
     """
     if any(k.startswith('dinov2.') for k in state_dict):
         state_dict = {(k[len('dinov2.'):] if k.startswith('dinov2.') else k): v
                       for k, v in state_dict.items()}
-    hub, qkv_parts = {}, {}
+    hub, packed = {}, {}
     for key, value in state_dict.items():
         match = re.match(r'encoder\.layer\.(\d+)\.(.+)', key)
         if key in HF_EMBEDDING_RENAMES:
@@ -66,20 +71,31 @@ def convert_hf_dinov2_to_timm(state_dict):
             hub[key] = value
         else:
             block, rest = match.groups()
-            qkv = re.match(r'attention\.(?:attention\.(query|key|value)|([qkv])_proj)\.'
-                           r'(weight|bias)$', rest)
-            if qkv:
-                part = qkv.group(1) or QKV_SHORT[qkv.group(2)]
-                qkv_parts.setdefault((block, qkv.group(3)), {})[part] = value
-                continue
-            hub[f'blocks.{block}.{_rename_hf_layer_key(rest, key)}'] = value
-    for (block, kind), parts in qkv_parts.items():
-        if set(parts) != {'query', 'key', 'value'}:
-            raise ValueError(f'HuggingFace DINOv2 layer {block}: attention {kind} has only '
-                             f'{sorted(parts)}, expected query, key and value')
-        hub[f'blocks.{block}.attn.qkv.{kind}'] = torch.cat(
-            [parts['query'], parts['key'], parts['value']], dim=0)
+            part = _packed_part(rest)
+            if part is None:
+                hub[f'blocks.{block}.{_rename_hf_layer_key(rest, key)}'] = value
+            else:
+                target, name, kind = part
+                packed.setdefault((f'blocks.{block}.{target}.{kind}'), {})[name] = value
+    for target, parts in packed.items():
+        order = PACKED_ORDER[target.split('.')[-2]]
+        if set(parts) != set(order):
+            raise ValueError(f'HuggingFace DINOv2 {target}: has only {sorted(parts)}, expected '
+                             f'{", ".join(order)}')
+        hub[target] = torch.cat([parts[name] for name in order], dim=0)
     return convert_hub_dinov2_to_timm(hub)
+
+
+def _packed_part(rest):
+    """(timm tensor, part name, weight|bias) of a tensor that timm packs with others, or None."""
+    qkv = re.match(r'attention\.(?:attention\.(query|key|value)|([qkv])_proj)\.(weight|bias)$',
+                   rest)
+    if qkv:
+        return 'attn.qkv', qkv.group(1) or QKV_SHORT[qkv.group(2)], qkv.group(3)
+    swiglu = re.match(r'mlp\.(gate|up)_proj\.(weight|bias)$', rest)
+    if swiglu:
+        return 'mlp.fc1', swiglu.group(1), swiglu.group(2)
+    return None
 
 
 def _rename_hf_layer_key(rest, full_key):
