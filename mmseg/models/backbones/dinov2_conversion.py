@@ -12,7 +12,8 @@ import re
 
 import torch
 
-__all__ = ['convert_to_timm_layout', 'convert_hf_dinov2_to_timm', 'is_hf_dinov2']
+__all__ = ['convert_to_timm_layout', 'convert_hf_dinov2_to_timm', 'convert_hub_dinov2_to_timm',
+           'is_hf_dinov2']
 
 # HuggingFace Dinov2Layer sub-module -> timm Block sub-module (same tensors).
 HF_LAYER_RENAMES = (
@@ -76,7 +77,7 @@ def convert_hf_dinov2_to_timm(state_dict):
                 hub[f'blocks.{block}.{_rename_hf_layer_key(rest, key)}'] = value
             else:
                 target, name, kind = part
-                packed.setdefault((f'blocks.{block}.{target}.{kind}'), {})[name] = value
+                packed.setdefault(f'blocks.{block}.{target}.{kind}', {})[name] = value
     for target, parts in packed.items():
         order = PACKED_ORDER[target.split('.')[-2]]
         if set(parts) != set(order):
