@@ -46,7 +46,7 @@ data = dict(
     # One loader worker per GPU suffices for batch 2.
     workers_per_gpu=1,
     # Two source and two target images per iteration on one GPU (chosen: VFM-UDA uses 8 in
-    # total on 4 GPUs; with 4 GPUs set samples_per_gpu=2 and n_gpus=4 for its batch).
+    # total on 4 GPUs; tools/dist_train.sh CONFIG 4 trains on its 4 x 2).
     samples_per_gpu=2,
 )
 # Masked image consistency (MIC) on top of the DACS base.
