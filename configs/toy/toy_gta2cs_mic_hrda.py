@@ -3,7 +3,7 @@
 # a 0.5-scale context view of the 128x128 training crop and a full-resolution 64x64 detail crop
 # (the same ratios as 512 detail / 1024 crop of the real config), fused by a learned scale
 # attention; pseudo-labels and tests slide over the detail windows. Same as experiments.py toy
-# id 6. Test with `--hrda-out LR|HR|ATT --show-dir DIR` to see the two scales and the attention.
+# id 7. Test with `--hrda-out LR|HR|ATT --show-dir DIR` to see the two scales and the attention.
 _base_ = ['toy_gta2cs_mic_daformer.py']
 model = dict(
     type='HRDAEncoderDecoder',
