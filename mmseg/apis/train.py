@@ -9,6 +9,8 @@ from mmcv.runner import HOOKS, build_optimizer, build_runner
 from mmcv.utils import build_from_cfg
 
 from mmseg.core import DistEvalHook, EvalHook
+from mmseg.core.checkpoint import find_latest_checkpoint
+from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.utils import get_root_logger
 from .test import multi_gpu_test, single_gpu_test
@@ -25,6 +27,8 @@ def set_random_seed(seed, deterministic=False):
     if deterministic:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+        # Deterministic kernels where PyTorch has them; a warning names any op that has none.
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def wrap_model(model, cfg, distributed=False):
@@ -91,16 +95,35 @@ def _register_custom_hooks(runner, cfg):
 
 
 def _load_or_resume(runner, cfg):
-    for key in ('resume_from', 'load_from'):
-        path = cfg.get(key)
+    """--resume-from, else --auto-resume (the newest complete checkpoint of the work_dir), else
+    --load-from (weights only)."""
+    resume_from = cfg.get('resume_from')
+    if not resume_from and cfg.get('auto_resume'):
+        resume_from = find_latest_checkpoint(cfg.work_dir)
+        if resume_from is None:
+            runner.logger.info(f'auto-resume: no checkpoint in {cfg.work_dir}, starting anew')
+    for key, path in (('resume_from', resume_from), ('load_from', cfg.get('load_from'))):
         if path and '://' not in str(path) and not osp.isfile(path):
-            raise FileNotFoundError(f'{key} checkpoint {path} not found')
-    # mmcv's 'default' map_location is the current GPU; without one, load onto the CPU.
+            raise FileNotFoundError(f'{key} checkpoint {path} not found (checkpoints are the '
+                                    f'iter_<N>.pth / latest.pth of a work_dir)')
+    # Without a GPU, load onto the CPU.
     map_location = 'default' if torch.cuda.is_available() else 'cpu'
-    if cfg.get('resume_from'):
-        runner.resume(cfg.resume_from, map_location=map_location)
+    if resume_from:
+        runner.resume(resume_from, map_location=map_location)
     elif cfg.get('load_from'):
         runner.load_checkpoint(cfg.load_from, map_location='cpu')
+
+
+def _build_runner(cfg, model, optimizer, logger, meta):
+    """mmcv's runner from cfg.runner; IterBasedRunner becomes ResumableIterBasedRunner (exact
+    resume, atomic checkpoints, safe loading: mmseg/core/runner.py)."""
+    runner_cfg = dict(cfg.runner)
+    if runner_cfg['type'] == 'IterBasedRunner':
+        runner_cfg.update(type='ResumableIterBasedRunner',
+                          trust_checkpoint=bool(cfg.get('trust_checkpoint', False)))
+    return build_runner(runner_cfg, default_args=dict(
+        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
+        logger=logger, meta=meta))
 
 
 def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
@@ -118,9 +141,7 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     optimizer = build_optimizer(model, cfg.optimizer)
     if cfg.get('runner') is None:
         cfg.runner = dict(type='IterBasedRunner', max_iters=cfg.total_iters)
-    runner = build_runner(cfg.runner, default_args=dict(
-        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
-        logger=logger, meta=meta))
+    runner = _build_runner(cfg, model, optimizer, logger, meta)
     runner.timestamp = timestamp  # names the text and JSON logs <timestamp>.log(.json)
 
     _checkpoint_meta(cfg, datasets[0])
