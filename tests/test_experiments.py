@@ -246,3 +246,20 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
     keys = checkpoint['state_dict'].keys()
     assert any(k.startswith('model.backbone.') for k in keys)
     assert any(k.startswith('ema_model.') for k in keys)  # DACS teacher
+
+
+def test_an_interrupted_run_is_resumed_instead_of_started_again(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / 'my.py'
+    config.write_text("name = 'myrun'\nexp = 'toy'\nrunner = dict(type='IterBasedRunner', "
+                      "max_iters=4)\n")
+    argv = ['--config', str(config), '--dry-run', '--gen-dir', str(tmp_path / 'gen')]
+    [(first, first_path)] = run_experiments.main(argv)
+    work_dir = tmp_path / 'work_dirs' / 'local-toy' / first
+    work_dir.mkdir(parents=True)
+    torch.save({}, work_dir / 'iter_2.pth')  # interrupted after 2 of 4 iterations
+    assert run_experiments.main(argv) == [(first, first_path)]
+    torch.save({}, work_dir / 'iter_4.pth')  # finished: a new run
+    [(second, _)] = run_experiments.main(argv)
+    assert second != first and re.fullmatch(r'\d{6}_\d{4}_myrun_[0-9a-f]{5}', second)
