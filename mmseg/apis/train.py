@@ -10,6 +10,7 @@ from mmcv.utils import build_from_cfg
 
 from mmseg.core import DistEvalHook, EvalHook
 from mmseg.core.checkpoint import find_latest_checkpoint
+from mmseg.core.non_finite_loss_hook import NonFiniteLossHook
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.utils import get_root_logger
@@ -148,6 +149,9 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'),
                                    cfg.get('checkpoint_config'), cfg.log_config,
                                    cfg.get('momentum_config', None))
+    # Before the checkpoint hook: a NaN/Inf loss stops the run before it is saved.
+    runner.register_hook(NonFiniteLossHook(interval=cfg.log_config.get('interval', 50)),
+                         priority='VERY_HIGH')
     if validate:
         _register_eval_hook(runner, cfg, distributed)
     _register_custom_hooks(runner, cfg)

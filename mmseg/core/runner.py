@@ -76,7 +76,7 @@ class ResumableIterBasedRunner(IterBasedRunner):
         if loader is None or not hasattr(loader, '_dataloader') or self.mode != 'train':
             return None
         batches = self.iter + 1 - loader.epoch * len(loader)
-        seed = getattr(loader._dataloader.sampler, 'seed', None)
+        seed = getattr(getattr(loader._dataloader, 'sampler', None), 'seed', None)
         return dict(epoch=loader.epoch, batches=batches, seed=seed)
 
     # ------------------------------------------------------------------ loading
@@ -136,7 +136,7 @@ class ResumableIterBasedRunner(IterBasedRunner):
         the next one as the uninterrupted run would; then restore the generators."""
         data = state.get('data')
         dataloader = loader._dataloader
-        sampler = dataloader.sampler
+        sampler = getattr(dataloader, 'sampler', None)
         if data is None:
             set_rng_state(state['rng'])
             return
