@@ -51,8 +51,22 @@ def wrap_model(model, cfg, distributed=False):
     return MMDataParallel(model)
 
 
+def _check_fills_a_batch(dataset, batch_size):
+    """drop_last=True: a training set smaller than one batch would give no batch at all."""
+    if len(dataset) < batch_size:
+        inner = [getattr(d, 'img_dir', None) for d in (getattr(dataset, 'source', None),
+                                                       getattr(dataset, 'target', None),
+                                                       dataset) if d is not None]
+        where = ', '.join(str(p) for p in inner if p) or type(dataset).__name__
+        raise ValueError(f'the training set ({where}) has {len(dataset)} samples, fewer than '
+                         f'one batch of data.samples_per_gpu x GPUs = {batch_size}: add images '
+                         f'or lower data.samples_per_gpu')
+
+
 def _train_loaders(datasets, cfg, distributed):
     num_gpus = len(cfg.get('gpu_ids', [0]))
+    for ds in datasets:
+        _check_fills_a_batch(ds, cfg.data.samples_per_gpu * (1 if distributed else num_gpus))
     return [
         build_dataloader(ds, cfg.data.samples_per_gpu, cfg.data.workers_per_gpu, num_gpus,
                          dist=distributed, seed=cfg.get('seed'), drop_last=True)

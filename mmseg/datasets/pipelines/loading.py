@@ -111,6 +111,11 @@ class LoadAnnotations:
         name = results['ann_info']['seg_map']
         filename = osp.join(prefix, name) if prefix is not None else name
         label = load_label_map(filename, self.file_client, self.imdecode_backend)
+        image_shape = results.get('ori_shape')
+        if image_shape is not None and tuple(label.shape) != tuple(image_shape[:2]):
+            raise ValueError(f"image {results.get('filename')} is {image_shape[0]}x"
+                             f'{image_shape[1]} (HxW) but its label {filename} is '
+                             f'{label.shape[0]}x{label.shape[1]}')
         label = apply_label_map(label, results.get('label_map'))
         if self.reduce_zero_label:
             label = reduce_zero(label)
