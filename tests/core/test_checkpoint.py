@@ -92,3 +92,24 @@ def test_rng_state_round_trip_through_a_safe_load(tmp_path):
     actual = (random.random(), np.random.randn(), np.random.rand(), torch.rand(2))
     assert actual[:3] == expected[:3]
     assert torch.equal(actual[3], expected[3])
+
+
+def test_segmentor_loading_and_resume_refuse_arbitrary_objects_without_the_flag(tmp_path):
+    import logging
+
+    from mmseg.apis.inference import load_segmentor_checkpoint
+    from mmseg.core.runner import ResumableIterBasedRunner
+    model = torch.nn.Linear(2, 1)
+    path = tmp_path / 'evil.pth'
+    torch.save(dict(meta=dict(thing=Arbitrary(1), iter=1), state_dict=model.state_dict()), path)
+    with pytest.raises(UntrustedCheckpointError, match='--trust-checkpoint'):
+        load_segmentor_checkpoint(model, str(path))
+    assert load_segmentor_checkpoint(model, str(path), trust=True)['meta']['thing'].value == 1
+    model.train_step = None  # the runner only checks that there is one
+    runner = ResumableIterBasedRunner(model=model, work_dir=str(tmp_path), max_iters=2,
+                                      logger=logging.getLogger('t'))
+    with pytest.raises(UntrustedCheckpointError):
+        runner.resume(str(path))
+    runner.trust_checkpoint = True
+    runner.resume(str(path))
+    assert runner.iter == 1
