@@ -81,8 +81,9 @@ class LoadImageFromFile:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(to_float32={self.to_float32}, '
-                f"color_type='{self.color_type}', imdecode_backend='{self.imdecode_backend}')")
+        # mmseg 0.x's format (no spaces after the commas).
+        return (f'{self.__class__.__name__}(to_float32={self.to_float32},'
+                f"color_type='{self.color_type}',imdecode_backend='{self.imdecode_backend}')")
 
 
 @PIPELINES.register_module()
@@ -124,7 +125,8 @@ class LoadAnnotations:
         return results
 
     def __repr__(self):
-        return f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label})'
+        return (f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label},'
+                f"imdecode_backend='{self.imdecode_backend}')")
 
 
 def apply_label_map(label, label_map):
