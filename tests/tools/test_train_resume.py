@@ -1,5 +1,6 @@
 """tools/train.py killed with SIGKILL after its first checkpoint and restarted with --auto-resume
 ends with the same weights as an uninterrupted run."""
+import json
 import os
 import signal
 import subprocess
@@ -45,6 +46,17 @@ def _start_and_kill_after_first_checkpoint(argv, cwd, checkpoint):
         process.wait()
 
 
+def _train_losses(work_dir):
+    """{iteration: {loss key: value}} from every JSON log of the work_dir."""
+    losses = {}
+    for log in sorted(work_dir.glob('*.log.json')):
+        for line in log.read_text().splitlines()[1:]:
+            record = json.loads(line)
+            if record.get('mode') == 'train':
+                losses[record['iter']] = {k: v for k, v in record.items() if 'loss' in k}
+    return losses
+
+
 @pytest.mark.slow
 def test_sigkill_then_auto_resume_equals_an_uninterrupted_run(toy_data_root, tmp_path):
     (tmp_path / 'data').mkdir()
@@ -70,6 +82,12 @@ def test_sigkill_then_auto_resume_equals_an_uninterrupted_run(toy_data_root, tmp
     # the EMA teacher has moved away from the student (its warm-up did not restart)
     assert any((full['state_dict'][k] - full['state_dict']['ema_' + k]).abs().max() > 0
                for k in full['state_dict'] if k.startswith('model.'))
+    # --seed 0 --deterministic: the same losses in every run, in the killed run (iterations 1,
+    # 2) and in the resumed one (3, 4) as in the uninterrupted one
+    full_losses = _train_losses(tmp_path / 'full')
+    cut_losses = _train_losses(cut)
+    assert sorted(full_losses) == [1, 2, 3, 4] and sorted(cut_losses) == [1, 2, 3, 4]
+    assert cut_losses == full_losses
     for key in full['optimizer']['state']:
         for name, value in full['optimizer']['state'][key].items():
             torch.testing.assert_close(resumed['optimizer']['state'][key][name], value,
