@@ -82,12 +82,13 @@ def test_sigkill_then_auto_resume_equals_an_uninterrupted_run(toy_data_root, tmp
     # the EMA teacher has moved away from the student (its warm-up did not restart)
     assert any((full['state_dict'][k] - full['state_dict']['ema_' + k]).abs().max() > 0
                for k in full['state_dict'] if k.startswith('model.'))
-    # --seed 0 --deterministic: the same losses in every run, in the killed run (iterations 1,
-    # 2) and in the resumed one (3, 4) as in the uninterrupted one
+    # --seed 0 --deterministic: the same losses in every run, in the killed run (iteration 1;
+    # iteration 2 was killed between its checkpoint and its log line) and in the resumed one
+    # (3, 4) as in the uninterrupted one
     full_losses = _train_losses(tmp_path / 'full')
     cut_losses = _train_losses(cut)
-    assert sorted(full_losses) == [1, 2, 3, 4] and sorted(cut_losses) == [1, 2, 3, 4]
-    assert cut_losses == full_losses
+    assert sorted(full_losses) == [1, 2, 3, 4] and {1, 3, 4} <= set(cut_losses)
+    assert all(cut_losses[i] == full_losses[i] for i in cut_losses)
     for key in full['optimizer']['state']:
         for name, value in full['optimizer']['state'][key].items():
             torch.testing.assert_close(resumed['optimizer']['state'][key][name], value,
