@@ -163,6 +163,8 @@ class CustomDataset(Dataset):
     def check_label_values(self, label, idx):
         """Raise ValueError naming the label file of ``idx`` when ``label`` (array, tensor or
         DataContainer) holds values outside [0, num_classes) other than ignore_index."""
+        if self.CLASSES is None:
+            return
         label = getattr(label, 'data', label)
         label = label.numpy() if hasattr(label, 'numpy') else np.asarray(label)
         num_classes = len(self.CLASSES)
