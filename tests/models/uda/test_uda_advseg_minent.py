@@ -150,3 +150,19 @@ def test_output_space_methods_write_debug_figures(method_type, tmp_path):
         method.train_step(make_uda_batch(), optimizer)
     written = sorted(p.name for p in (tmp_path / 'debug').iterdir())
     assert written == ['000000_0.png', '000000_1.png', '000002_0.png', '000002_1.png']
+
+
+def test_advseg_training_state_round_trips_through_a_safe_checkpoint(tmp_path):
+    from mmseg.core.checkpoint import load_checkpoint_file, save_checkpoint_file
+    method = build('AdvSeg')
+    method.train_step(make_uda_batch(), torch.optim.SGD(method.parameters(), lr=0.01))
+    save_checkpoint_file(dict(uda=method.train_state_dict()), tmp_path / 'c.pth')
+    restored = build('AdvSeg')
+    restored.load_train_state_dict(load_checkpoint_file(tmp_path / 'c.pth')['uda'])
+    assert restored.local_iter == 1
+    saved = method.optimizer_D['main'].state_dict()['state']
+    loaded = restored.optimizer_D['main'].state_dict()['state']
+    assert saved.keys() == loaded.keys() and len(saved) > 0
+    for key in saved:
+        for name in ('exp_avg', 'exp_avg_sq'):
+            assert torch.equal(saved[key][name], loaded[key][name])
