@@ -10,7 +10,7 @@ from mmcv.utils import build_from_cfg
 
 from mmseg.core import DistEvalHook, EvalHook
 from mmseg.core.checkpoint import find_latest_checkpoint
-from mmseg.core.non_finite_loss_hook import NonFiniteLossHook
+from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.utils import get_root_logger

@@ -6,7 +6,7 @@ import torch
 from mmcv.parallel import MMDataParallel
 from torch import nn
 
-from mmseg.core.non_finite_loss_hook import NonFiniteLossHook
+from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
 from mmseg.core.runner import ResumableIterBasedRunner
 
 

@@ -4,7 +4,7 @@ import math
 import torch
 from mmcv.runner import HOOKS, Hook
 
-from .checkpoint import find_latest_checkpoint
+from ..checkpoint import find_latest_checkpoint
 
 __all__ = ['NonFiniteLossHook']
 
