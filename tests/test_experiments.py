@@ -216,7 +216,7 @@ def test_runs_train_one_after_another_with_cfg_options(tmp_path, monkeypatch):
     monkeypatch.setattr(tools, 'train', fake_train, raising=False)
     runs = run_experiments.main(['--exp', '1', '--gen-dir', str(tmp_path), '--cfg-options',
                                  'data.workers_per_gpu=0', 'model.backbone.depths=[1,1,1,1]'])
-    assert calls == [[path, '--cfg-options', 'data.workers_per_gpu=0',
+    assert calls == [[path, '--auto-resume', '--cfg-options', 'data.workers_per_gpu=0',
                       'model.backbone.depths=[1,1,1,1]'] for _, path in runs]
     assert len(calls) == 3
 
