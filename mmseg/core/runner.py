@@ -82,7 +82,10 @@ class ResumableIterBasedRunner(IterBasedRunner):
     # ------------------------------------------------------------------ loading
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=((r'^module\.', ''), )):
-        """Load weights from ``filename`` (safe loading unless trust_checkpoint)."""
+        """Load weights from ``filename`` (safe loading unless trust_checkpoint; URLs such as
+        open-mmlab:// go through mmcv's loaders)."""
+        if '://' in str(filename):
+            return super().load_checkpoint(filename, map_location, strict, list(revise_keys))
         checkpoint = load_checkpoint_file(filename, map_location, trust=self.trust_checkpoint)
         if not isinstance(checkpoint, dict):
             raise RuntimeError(f'{filename} holds a {type(checkpoint).__name__}, expected a '
