@@ -19,8 +19,8 @@ OPTIONS = ['--cfg-options', 'runner.max_iters=4', 'checkpoint_config.interval=2'
 
 
 def _train_command(work_dir, *extra):
-    return [sys.executable, '-m', 'tools.train', str(REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'),
-            '--work-dir', str(work_dir), '--seed', '0', '--deterministic', *extra, *OPTIONS]
+    config = REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'
+    return [sys.executable, '-m', 'tools.train', str(config), '--work-dir', str(work_dir), '--seed', '0', '--deterministic', *extra, *OPTIONS]
 
 
 def _env():
