@@ -20,7 +20,8 @@ OPTIONS = ['--cfg-options', 'runner.max_iters=4', 'checkpoint_config.interval=2'
 
 def _train_command(work_dir, *extra):
     config = REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'
-    return [sys.executable, '-m', 'tools.train', str(config), '--work-dir', str(work_dir), '--seed', '0', '--deterministic', *extra, *OPTIONS]
+    return [sys.executable, '-m', 'tools.train', str(config), '--work-dir', str(work_dir),
+            '--seed', '0', '--deterministic', *extra, *OPTIONS]
 
 
 def _env():
