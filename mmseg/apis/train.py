@@ -97,7 +97,10 @@ def _register_eval_hook(runner, cfg, distributed):
         hook = DistEvalHook(val_loader, test_fn=multi_gpu_test, **eval_cfg)
     else:
         hook = EvalHook(val_loader, test_fn=single_gpu_test, **eval_cfg)
-    runner.register_hook(hook, priority='LOW')
+    # Before the checkpoint hook (NORMAL): the test loader draws from the global generators, so
+    # a checkpoint saved after the evaluation holds the generator states the next iteration
+    # starts from, and a resumed run (which does not repeat that evaluation) stays in step.
+    runner.register_hook(hook, priority='ABOVE_NORMAL')
 
 
 def _register_custom_hooks(runner, cfg):

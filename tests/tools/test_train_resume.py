@@ -12,8 +12,9 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+# Evaluations coincide with the checkpoints (the evaluation draws random numbers).
 OPTIONS = ['--cfg-options', 'runner.max_iters=4', 'checkpoint_config.interval=2',
-           'evaluation.interval=3', 'log_config.interval=1', 'lr_config.warmup_iters=1',
+           'evaluation.interval=2', 'log_config.interval=1', 'lr_config.warmup_iters=1',
            # the toy fixture's images are too small for the toy config's RCS pixel threshold
            'data.train.rare_class_sampling.min_pixels=1']
 

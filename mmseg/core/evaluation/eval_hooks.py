@@ -10,8 +10,6 @@ from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..checkpoint import get_rng_state, set_rng_state
-
 __all__ = ['EvalHook', 'DistEvalHook']
 
 
@@ -35,12 +33,7 @@ class EvalHook(MMCVEvalHook):
         self.efficient_test = efficient_test
 
     def _do_evaluate(self, runner):
-        # Evaluating must not change training: the test loader draws from the global
-        # generators, so they are restored afterwards (a resumed run, which skips the
-        # evaluation before its checkpoint, then continues with the same random numbers).
-        rng_state = get_rng_state()
         results = self.test_fn(runner.model, self.dataloader, efficient_test=self.efficient_test)
-        set_rng_state(rng_state)
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
         if self.save_best and key_score:
@@ -66,10 +59,8 @@ class DistEvalHook(MMCVDistEvalHook):
                     dist.broadcast(module.running_var, 0)
                     dist.broadcast(module.running_mean, 0)
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
-        rng_state = get_rng_state()  # as in EvalHook: evaluating does not change training
         results = self.test_fn(runner.model, self.dataloader, tmpdir=tmpdir,
                                gpu_collect=self.gpu_collect, efficient_test=self.efficient_test)
-        set_rng_state(rng_state)
         if runner.rank == 0:
             runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
             key_score = self.evaluate(runner, results)
