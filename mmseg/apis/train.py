@@ -97,10 +97,24 @@ def _register_eval_hook(runner, cfg, distributed):
         hook = DistEvalHook(val_loader, test_fn=multi_gpu_test, **eval_cfg)
     else:
         hook = EvalHook(val_loader, test_fn=single_gpu_test, **eval_cfg)
-    # Before the checkpoint hook (NORMAL): the test loader draws from the global generators, so
-    # a checkpoint saved after the evaluation holds the generator states the next iteration
-    # starts from, and a resumed run (which does not repeat that evaluation) stays in step.
-    runner.register_hook(hook, priority='ABOVE_NORMAL')
+    runner.register_hook(hook, priority='LOW')
+
+
+# After the evaluation hook (LOW = 70), before the loggers (VERY_LOW = 90); mmcv's default is
+# NORMAL (50). The evaluation's test loader draws from the global generators: a checkpoint saved
+# after it holds the generator states the next iteration starts from, so a resumed run (which
+# does not repeat that evaluation) draws the same random numbers as an uninterrupted one.
+CHECKPOINT_HOOK_PRIORITY = 80
+
+
+def _register_checkpoint_hook(runner, checkpoint_config):
+    if checkpoint_config is None:
+        return
+    checkpoint_config = dict(checkpoint_config)
+    checkpoint_config.setdefault('type', 'CheckpointHook')
+    checkpoint_config.setdefault('by_epoch', False)
+    runner.register_hook(build_from_cfg(checkpoint_config, HOOKS),
+                         priority=CHECKPOINT_HOOK_PRIORITY)
 
 
 def _register_custom_hooks(runner, cfg):
@@ -163,9 +177,9 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     runner.timestamp = timestamp  # names the text and JSON logs <timestamp>.log(.json)
 
     _checkpoint_meta(cfg, datasets[0])
-    runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'),
-                                   cfg.get('checkpoint_config'), cfg.log_config,
-                                   cfg.get('momentum_config', None))
+    runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'), None,
+                                   cfg.log_config, cfg.get('momentum_config', None))
+    _register_checkpoint_hook(runner, cfg.get('checkpoint_config'))
     # Before the checkpoint hook: a NaN/Inf loss stops the run before it is saved.
     runner.register_hook(NonFiniteLossHook(interval=cfg.log_config.get('interval', 50)),
                          priority='VERY_HIGH')
