@@ -75,15 +75,18 @@ class AdvSeg(UDADecorator):
         return (self.lr_D - self.lr_D_min) * progress**self.lr_D_power + self.lr_D_min
 
     def train_step(self, data_batch, optimizer, **kwargs):
-        """Like UDADecorator.train_step; the discriminators' Adam steps inside forward_train.
+        """Like UDADecorator.train_step, plus the discriminators' Adam.
 
         As in the original AdvSeg, the discriminators are submodules of this model, so the
         runner's segmentor optimizer (SGD for the DeepLabV2 runs of the paper's experiment 81)
         holds their parameters too and steps them again, with the gradients of step (d), after
-        their own Adam: each iteration the discriminator gets both updates.
+        their own Adam: each iteration the discriminator gets both updates. (The Adam step is
+        here, after the forward pass, so that under DDP it sees the averaged gradients.)
         """
         optimizer.zero_grad()
         log_vars = self(**data_batch)
+        for optimizer_D in self.optimizer_D.values():
+            optimizer_D.step()
         optimizer.step()
         log_vars.pop('loss', None)
         return dict(log_vars=log_vars, num_samples=len(data_batch['img_metas']))
@@ -101,8 +104,8 @@ class AdvSeg(UDADecorator):
 
     def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
                       valid_pseudo_mask=None):
-        """(a) source, (b) fool D on target, (c) MIC, (d) train D and step its Adam. Returns
-        log_vars."""
+        """(a) source, (b) fool D on target, (c) MIC, (d) train D (its Adam steps in
+        train_step). Returns log_vars."""
         for optimizer_D in self.optimizer_D.values():
             optimizer_D.zero_grad()
             for group in optimizer_D.param_groups:
@@ -124,8 +127,6 @@ class AdvSeg(UDADecorator):
             log_vars.update(self.backward_losses(losses, prefix='masked'))
         self.model_D.requires_grad_(True)
         log_vars.update(self.train_discriminators(pred_src, pred_trg))
-        for optimizer_D in self.optimizer_D.values():
-            optimizer_D.step()
         self.save_prediction_debug_images(img_metas, img, gt_semantic_seg, target_img, pred_trg)
         self.local_iter += 1
         return log_vars
