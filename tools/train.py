@@ -85,7 +85,10 @@ def _dataset_paths(data_cfg):
 
 
 def _pretrained_paths(model_cfg):
-    paths = [model_cfg.get('pretrained'), model_cfg.get('backbone', {}).get('pretrained')]
+    backbone = model_cfg.get('backbone', {})
+    # checkpoint_path: the local weights of a TIMMBackbone (foundation-model encoders).
+    paths = [model_cfg.get('pretrained'), backbone.get('pretrained'),
+             backbone.get('checkpoint_path')]
     # 'open-mmlab://...' names are resolved to local files by the backbone itself.
     return [p for p in paths if isinstance(p, str) and '://' not in p]
 
