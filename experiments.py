@@ -21,6 +21,7 @@ Toy IDs, tiny DAFormer from scratch on data/toy (tools/make_toy_data.py), CPU, m
   4   oracle: supervised on toy Cityscapes train (3)
   5   the toy benchmark: 1-4 together (12)
   6   toy MIC with a tiny ViT/14 encoder (timm DINOv2 architecture, 64 channels, 4 blocks) (3)
+  7   MIC(HRDA): as 3 with HRDA's context and 64 px detail crops and slide inference (3)
 """
 import os.path as osp
 
@@ -30,7 +31,7 @@ __all__ = ['generate_experiment_cfgs', 'EXPERIMENT_IDS', 'CONFIGS_DIR']
 
 CONFIGS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
 PAPER_IDS = (80, 81, 82, 83, 84, 85, 90)
-TOY_IDS = (1, 2, 3, 4, 5, 6)
+TOY_IDS = (1, 2, 3, 4, 5, 6, 7)
 EXPERIMENT_IDS = TOY_IDS + PAPER_IDS
 
 MASK_MODE_CODES = {
@@ -172,6 +173,9 @@ def _toy_settings(id):
         4: [dict(toy, uda='target-only')],
         6: [dict(toy, architecture='daformer_sepaspp_mln', backbone='vittiny14', uda='dacs',
                  rcs_T=0.01, **_mic('separatetrgaug', 16, 0.7))],
+        # HRDA at toy scale: a 64 px detail crop in the 128 px crop (512 in 1024 for real).
+        7: [dict(toy, uda='dacs', rcs_T=0.01, architecture='hrda1-64-0.1_daformer_sepaspp',
+                 inference='slide', **_mic('separatetrgaug', 16, 0.7))],
     }
     if id == 5:
         return runs[1] + runs[2] + runs[3] + runs[4]
@@ -274,6 +278,9 @@ def _setup_hrda(cfg, s, model_base):
     cfg['model']['decode_head'] = dict(
         type='HRDAHead', single_scale_head=base_head, attention_classwise=True,
         hr_loss_weight=float(hr_loss_weight))
+    if s['toy']:
+        # The attention decoder as wide as the toy decoder (configs/toy/toy_gta2cs_mic_hrda.py).
+        cfg['model']['decode_head']['attention_embed_dim'] = 64
 
 
 def _setup_data_and_uda(cfg, s):

@@ -25,7 +25,9 @@ def _expected(confusion, beta=1):
     label_area, pred_area = confusion.sum(1), confusion.sum(0)
     with np.errstate(divide='ignore', invalid='ignore'):
         precision, recall = tp / pred_area, tp / label_area
-        fscore = (1 + beta ** 2) * precision * recall / (beta ** 2 * precision + recall)
+        # F-beta from the counts: (1 + b²)TP / ((1 + b²)TP + b²FN + FP), 0 when never hit.
+        false_neg, false_pos = label_area - tp, pred_area - tp
+        fscore = (1 + beta ** 2) * tp / ((1 + beta ** 2) * tp + beta ** 2 * false_neg + false_pos)
         return dict(aAcc=tp.sum() / confusion.sum(), IoU=tp / (label_area + pred_area - tp),
                     Acc=recall, Dice=2 * tp / (label_area + pred_area), Precision=precision,
                     Recall=recall, Fscore=fscore)
@@ -99,3 +101,16 @@ def test_bad_arguments_are_named():
         intersect_and_union(pred[:3], label, NUM_CLASSES, 255)
     with pytest.raises(ValueError, match='2 predictions but 1 label'):
         total_intersect_and_union([pred, pred], [label], NUM_CLASSES, 255)
+
+
+def test_fscore_of_a_class_present_but_never_hit_is_zero_and_equals_dice():
+    """Class 1 is in prediction and label but never at the same pixel: F1 = Dice = 0 (not NaN);
+    class 3 is absent from both: NaN for both."""
+    label = np.array([[0, 0, 1, 1], [2, 2, 0, 0]])
+    pred = np.array([[1, 0, 0, 0], [2, 2, 1, 0]])
+    ret = eval_metrics([pred], [label], 4, 255, metrics=['mDice', 'mFscore'])
+    # By hand: class 0 TP 2, |pred| 4, |label| 4 -> 4/8; class 1 TP 0 -> 0; class 2 TP 2 -> 1.
+    np.testing.assert_allclose(ret['Dice'], [0.5, 0.0, 1.0, np.nan], equal_nan=True)
+    np.testing.assert_allclose(ret['Fscore'], ret['Dice'], rtol=1e-12, equal_nan=True)
+    assert ret['Precision'][1] == 0 and ret['Recall'][1] == 0
+    assert np.nanmean(ret['Fscore']) == pytest.approx(np.nanmean(ret['Dice']))
