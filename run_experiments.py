@@ -8,12 +8,15 @@
 
 Each run gets a unique name `<yymmdd_HHMM>_<name>_<5 hex>`, its config is written to
 configs/generated/<machine>-<exp>/<name>.py (SPEC 7.3) and trained in this process by
-tools/train.py into work_dirs/<machine>-<exp>/<name>/.
+tools/train.py into work_dirs/<machine>-<exp>/<name>/. A run that was interrupted (its work_dir
+holds a checkpoint before the last iteration) is not started again: its config is reused and
+tools/train.py --auto-resume continues it from its newest checkpoint.
 """
 import argparse
 import os
 import os.path as osp
 import pprint
+import re
 import subprocess
 import sys
 import uuid
@@ -141,6 +144,25 @@ def apply_startup_test(cfg):
     cfg['checkpoint_config'] = dict(by_epoch=False, interval=100, save_last=True)
 
 
+def find_unfinished_run(out_dir, name):
+    """An earlier generated config ``<out_dir>/<yymmdd_HHMM>_<name>_<5 hex>.py`` whose work_dir
+    holds a checkpoint before its last iteration (a run that was interrupted), or None."""
+    from mmseg.core.checkpoint import find_latest_checkpoint
+    pattern = re.compile(r'\d{6}_\d{4}_' + re.escape(name) + r'_[0-9a-f]{5}\.py')
+    candidates = sorted(f for f in os.listdir(out_dir) if pattern.fullmatch(f)) \
+        if osp.isdir(out_dir) else []
+    for file in reversed(candidates):  # the newest first
+        path = osp.join(out_dir, file)
+        cfg = Config.fromfile(path)
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest is None:
+            continue
+        done = int(re.search(r'iter_(\d+)\.pth$', latest).group(1))
+        if done < cfg.runner.max_iters:
+            return cfg.name, path
+    return None
+
+
 def write_config(cfg, path, source='experiments.py'):
     """Write ``cfg`` (a dict of plain values) as a Python config file, one variable a key;
     the header names ``source``, the file to edit instead."""
@@ -172,8 +194,11 @@ def prepare_runs(args):
                 raise KeyError(f"{args.config} has no '{key}': run_experiments.py names runs "
                                f"after the config's name and exp keys (SPEC 7.3)")
         exp_name = f"{args.machine}-{loaded['exp']}"
-        name = unique_name(loaded['name'])
         out_dir = osp.join(args.gen_dir, exp_name)
+        unfinished = find_unfinished_run(out_dir, loaded['name'])
+        if unfinished is not None:  # resumed by tools/train.py --auto-resume
+            return [unfinished]
+        name = unique_name(loaded['name'])
         child = {'_base_': osp.relpath(osp.abspath(args.config), out_dir), 'name': name,
                  'work_dir': osp.join(args.work_dirs, exp_name, name), 'git_rev': git_rev}
         # The child overrides merge into the given config (mmcv _base_ inheritance).
@@ -195,6 +220,10 @@ def prepare_runs(args):
             apply_debug(cfg, has_uda=any('_base_/uda/' in b for b in cfg['_base_']))
         if args.startup_test:
             apply_startup_test(cfg)
+        unfinished = find_unfinished_run(out_dir, cfg['name'])
+        if unfinished is not None:  # resumed by tools/train.py --auto-resume
+            runs.append(unfinished)
+            continue
         cfg['name'] = unique_name(cfg['name'])
         cfg['work_dir'] = osp.join(args.work_dirs, exp_name, cfg['name'])
         cfg['git_rev'] = git_rev
@@ -214,8 +243,10 @@ def _parse_cfg_options(options):
 
 
 def _remove_configs(runs):
+    from mmseg.core.checkpoint import find_latest_checkpoint
     for _, path in runs:
-        if osp.exists(path):
+        # The config of an interrupted run (its work_dir has a checkpoint) stays for resuming.
+        if osp.exists(path) and find_latest_checkpoint(Config.fromfile(path).work_dir) is None:
             os.remove(path)
     folders = {osp.dirname(path) for _, path in runs}
     for folder in folders:
@@ -292,8 +323,10 @@ def main(argv=None):
     work_dirs = []
     for name, path in runs:
         print(f'Run job {name}', flush=True)
+        # A run whose work_dir has a checkpoint continues from it.
         work_dirs.append(train.main(
-            [path] + (['--cfg-options'] + args.cfg_options if args.cfg_options else [])))
+            [path, '--auto-resume']
+            + (['--cfg-options'] + args.cfg_options if args.cfg_options else [])))
     if args.startup_test:
         print(f'Startup test passed: {len(runs)} run(s) trained 2 iterations each; logs, '
               f'configs and checkpoints in:', flush=True)

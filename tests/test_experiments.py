@@ -219,7 +219,7 @@ def test_runs_train_one_after_another_with_cfg_options(tmp_path, monkeypatch):
     monkeypatch.setattr(tools, 'train', fake_train, raising=False)
     runs = run_experiments.main(['--exp', '1', '--gen-dir', str(tmp_path), '--cfg-options',
                                  'data.workers_per_gpu=0', 'model.backbone.depths=[1,1,1,1]'])
-    assert calls == [[path, '--cfg-options', 'data.workers_per_gpu=0',
+    assert calls == [[path, '--auto-resume', '--cfg-options', 'data.workers_per_gpu=0',
                       'model.backbone.depths=[1,1,1,1]'] for _, path in runs]
     assert len(calls) == 3
 
@@ -251,12 +251,29 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root, capsys):
         == [1, 2]
     assert (run_dir / 'latest.pth').is_file()
     checkpoint = torch.load(run_dir / 'iter_2.pth', map_location='cpu', weights_only=False)
-    # mmcv saves before it counts the finished iteration: meta iter 1 = after 2 iterations
-    assert checkpoint['meta']['iter'] == 1
+    # meta iter counts the finished iterations (mmcv 1.x stored 1 here, one less)
+    assert checkpoint['meta']['iter'] == 2
     assert not (run_dir / 'iter_4.pth').exists()  # the run stopped after 2 iterations
     keys = checkpoint['state_dict'].keys()
     assert any(k.startswith('model.backbone.') for k in keys)
     assert any(k.startswith('ema_model.') for k in keys)  # DACS teacher
+
+
+def test_an_interrupted_run_is_resumed_instead_of_started_again(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / 'my.py'
+    config.write_text("name = 'myrun'\nexp = 'toy'\nrunner = dict(type='IterBasedRunner', "
+                      "max_iters=4)\n")
+    argv = ['--config', str(config), '--dry-run', '--gen-dir', str(tmp_path / 'gen')]
+    [(first, first_path)] = run_experiments.main(argv)
+    work_dir = tmp_path / 'work_dirs' / 'local-toy' / first
+    work_dir.mkdir(parents=True)
+    torch.save({}, work_dir / 'iter_2.pth')  # interrupted after 2 of 4 iterations
+    assert run_experiments.main(argv) == [(first, first_path)]
+    torch.save({}, work_dir / 'iter_4.pth')  # finished: a new run
+    [(second, _)] = run_experiments.main(argv)
+    assert second != first and re.fullmatch(r'\d{6}_\d{4}_myrun_[0-9a-f]{5}', second)
 
 
 def test_dry_run_without_gen_dir_keeps_nothing(tmp_path, monkeypatch, capsys):

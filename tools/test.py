@@ -44,6 +44,9 @@ def parse_args(args=None):
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load a checkpoint that holds arbitrary pickled objects (this can '
+                        'run code: only for files from a source you trust)')
     parser.add_argument('--aug-test', action='store_true', help='multi-scale + flip test')
     parser.add_argument('--inference-mode', choices=['same', 'whole', 'slide'], default='same',
                         help="'same' keeps the config's test_cfg mode")
@@ -161,7 +164,8 @@ def _build_model(cfg, args):
                              f'config builds a {type(model).__name__} (no set_hrda_out)')
         model.set_hrda_out(args.hrda_out)
     checkpoint = load_segmentor_checkpoint(model, args.checkpoint, map_location='cpu',
-                                           revise_keys=[(r'^module\.', '')])
+                                           revise_keys=[(r'^module\.', '')],
+                                           trust=getattr(args, 'trust_checkpoint', False))
     return model, checkpoint.get('meta', {}) or {}
 
 

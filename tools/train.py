@@ -41,6 +41,11 @@ def parse_args(args=None):
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--load-from', help='the checkpoint file to load weights from')
     parser.add_argument('--resume-from', help='the checkpoint file to resume from')
+    parser.add_argument('--auto-resume', action='store_true',
+                        help='resume from the newest complete checkpoint of the work dir, if any')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load checkpoints that hold arbitrary pickled objects (this can run '
+                        'code: only for files from a source you trust)')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate checkpoints during training')
     group_gpus = parser.add_mutually_exclusive_group()
@@ -125,6 +130,8 @@ def _load_config(args):
         cfg.load_from = args.load_from
     if args.resume_from is not None:
         cfg.resume_from = args.resume_from
+    cfg.auto_resume = args.auto_resume or cfg.get('auto_resume', False)
+    cfg.trust_checkpoint = args.trust_checkpoint
     if args.gpu_ids is not None:
         cfg.gpu_ids = args.gpu_ids
     else:

@@ -11,6 +11,7 @@ from mmcv.parallel import collate
 from mmcv.runner import CheckpointLoader
 from mmcv.utils import build_from_cfg
 
+from mmseg.core.checkpoint import load_checkpoint_file
 from mmseg.datasets import PIPELINES
 from mmseg.models import build_segmentor
 
@@ -68,15 +69,18 @@ def _check_fits(model, state_dict, filename):
 
 
 def load_segmentor_checkpoint(model, filename, map_location='cpu',
-                              revise_keys=((r'^module\.', ''), )):
+                              revise_keys=((r'^module\.', ''), ), trust=False):
     """Load ``filename`` into ``model`` (strict) after ``revise_state_dict``; return the checkpoint.
 
-    Raises FileNotFoundError for a missing file and RuntimeError (naming the keys) for a checkpoint
-    that does not fit the model.
+    Local files are read safely (mmseg.core.checkpoint.load_checkpoint_file; ``trust`` allows
+    arbitrary pickled objects). Raises FileNotFoundError for a missing file, ValueError for a
+    file that is not a checkpoint, UntrustedCheckpointError, and RuntimeError (naming the keys)
+    for a checkpoint that does not fit the model.
     """
-    if '://' not in str(filename) and not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file {filename} not found')
-    checkpoint = CheckpointLoader.load_checkpoint(str(filename), map_location=map_location)
+    if '://' in str(filename):
+        checkpoint = CheckpointLoader.load_checkpoint(str(filename), map_location=map_location)
+    else:
+        checkpoint = load_checkpoint_file(filename, map_location=map_location, trust=trust)
     if not isinstance(checkpoint, dict):
         raise RuntimeError(f'{filename} holds a {type(checkpoint).__name__}, expected a dict '
                            "with a 'state_dict'")

@@ -9,6 +9,9 @@ from mmcv.runner import HOOKS, build_optimizer, build_runner
 from mmcv.utils import build_from_cfg
 
 from mmseg.core import DistEvalHook, EvalHook
+from mmseg.core.checkpoint import find_latest_checkpoint
+from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
+from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.utils import CPUDistributedDataParallel, UDAGradientSync, get_root_logger
 from .test import multi_gpu_test, single_gpu_test
@@ -25,6 +28,8 @@ def set_random_seed(seed, deterministic=False):
     if deterministic:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+        # Deterministic kernels where PyTorch has them; a warning names any op that has none.
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def wrap_model(model, cfg, distributed=False):
@@ -44,6 +49,18 @@ def wrap_model(model, cfg, distributed=False):
     return MMDataParallel(model)
 
 
+def _check_fills_a_batch(dataset, batch_size):
+    """drop_last=True: a training set smaller than one batch would give no batch at all."""
+    if len(dataset) < batch_size:
+        inner = [getattr(d, 'img_dir', None) for d in (getattr(dataset, 'source', None),
+                                                       getattr(dataset, 'target', None),
+                                                       dataset) if d is not None]
+        where = ', '.join(str(p) for p in inner if p) or type(dataset).__name__
+        raise ValueError(f'the training set ({where}) has {len(dataset)} samples, fewer than '
+                         f'one batch of data.samples_per_gpu x GPUs = {batch_size}: add images '
+                         f'or lower data.samples_per_gpu')
+
+
 def _wrap_distributed(model, cfg):
     device_ids = None
     if torch.cuda.is_available():
@@ -61,6 +78,8 @@ def _wrap_distributed(model, cfg):
 
 def _train_loaders(datasets, cfg, distributed):
     num_gpus = len(cfg.get('gpu_ids', [0]))
+    for ds in datasets:
+        _check_fills_a_batch(ds, cfg.data.samples_per_gpu * (1 if distributed else num_gpus))
     return [
         build_dataloader(ds, cfg.data.samples_per_gpu, cfg.data.workers_per_gpu, num_gpus,
                          dist=distributed, seed=cfg.get('seed'), drop_last=True)
@@ -94,6 +113,23 @@ def _register_eval_hook(runner, cfg, distributed):
     runner.register_hook(hook, priority='LOW')
 
 
+# After the evaluation hook (LOW = 70), before the loggers (VERY_LOW = 90); mmcv's default is
+# NORMAL (50). The evaluation's test loader draws from the global generators: a checkpoint saved
+# after it holds the generator states the next iteration starts from, so a resumed run (which
+# does not repeat that evaluation) draws the same random numbers as an uninterrupted one.
+CHECKPOINT_HOOK_PRIORITY = 80
+
+
+def _register_checkpoint_hook(runner, checkpoint_config):
+    if checkpoint_config is None:
+        return
+    checkpoint_config = dict(checkpoint_config)
+    checkpoint_config.setdefault('type', 'CheckpointHook')
+    checkpoint_config.setdefault('by_epoch', False)
+    runner.register_hook(build_from_cfg(checkpoint_config, HOOKS),
+                         priority=CHECKPOINT_HOOK_PRIORITY)
+
+
 def _register_custom_hooks(runner, cfg):
     for hook_cfg in cfg.get('custom_hooks', None) or []:
         if not isinstance(hook_cfg, dict):
@@ -104,16 +140,35 @@ def _register_custom_hooks(runner, cfg):
 
 
 def _load_or_resume(runner, cfg):
-    for key in ('resume_from', 'load_from'):
-        path = cfg.get(key)
+    """--resume-from, else --auto-resume (the newest complete checkpoint of the work_dir), else
+    --load-from (weights only)."""
+    resume_from = cfg.get('resume_from')
+    if not resume_from and cfg.get('auto_resume'):
+        resume_from = find_latest_checkpoint(cfg.work_dir)
+        if resume_from is None:
+            runner.logger.info(f'auto-resume: no checkpoint in {cfg.work_dir}, starting anew')
+    for key, path in (('resume_from', resume_from), ('load_from', cfg.get('load_from'))):
         if path and '://' not in str(path) and not osp.isfile(path):
-            raise FileNotFoundError(f'{key} checkpoint {path} not found')
-    # mmcv's 'default' map_location is the current GPU; without one, load onto the CPU.
+            raise FileNotFoundError(f'{key} checkpoint {path} not found (checkpoints are the '
+                                    f'iter_<N>.pth / latest.pth of a work_dir)')
+    # Without a GPU, load onto the CPU.
     map_location = 'default' if torch.cuda.is_available() else 'cpu'
-    if cfg.get('resume_from'):
-        runner.resume(cfg.resume_from, map_location=map_location)
+    if resume_from:
+        runner.resume(resume_from, map_location=map_location)
     elif cfg.get('load_from'):
         runner.load_checkpoint(cfg.load_from, map_location='cpu')
+
+
+def _build_runner(cfg, model, optimizer, logger, meta):
+    """mmcv's runner from cfg.runner; IterBasedRunner becomes ResumableIterBasedRunner (exact
+    resume, atomic checkpoints, safe loading: mmseg/core/runner.py)."""
+    runner_cfg = dict(cfg.runner)
+    if runner_cfg['type'] == 'IterBasedRunner':
+        runner_cfg.update(type='ResumableIterBasedRunner',
+                          trust_checkpoint=bool(cfg.get('trust_checkpoint', False)))
+    return build_runner(runner_cfg, default_args=dict(
+        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
+        logger=logger, meta=meta))
 
 
 def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
@@ -131,15 +186,16 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     optimizer = build_optimizer(model, cfg.optimizer)
     if cfg.get('runner') is None:
         cfg.runner = dict(type='IterBasedRunner', max_iters=cfg.total_iters)
-    runner = build_runner(cfg.runner, default_args=dict(
-        model=model, batch_processor=None, optimizer=optimizer, work_dir=cfg.work_dir,
-        logger=logger, meta=meta))
+    runner = _build_runner(cfg, model, optimizer, logger, meta)
     runner.timestamp = timestamp  # names the text and JSON logs <timestamp>.log(.json)
 
     _checkpoint_meta(cfg, datasets[0])
-    runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'),
-                                   cfg.get('checkpoint_config'), cfg.log_config,
-                                   cfg.get('momentum_config', None))
+    runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'), None,
+                                   cfg.log_config, cfg.get('momentum_config', None))
+    _register_checkpoint_hook(runner, cfg.get('checkpoint_config'))
+    # Before the checkpoint hook: a NaN/Inf loss stops the run before it is saved.
+    runner.register_hook(NonFiniteLossHook(interval=cfg.log_config.get('interval', 50)),
+                         priority='VERY_HIGH')
     if validate:
         _register_eval_hook(runner, cfg, distributed)
     _register_custom_hooks(runner, cfg)

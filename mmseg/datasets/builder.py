@@ -9,6 +9,8 @@ from mmcv.runner import get_dist_info
 from mmcv.utils import Registry, build_from_cfg
 from torch.utils.data import DataLoader, DistributedSampler
 
+from .samplers import ResumableRandomSampler
+
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
 
@@ -41,7 +43,9 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu, num_gpus=1, dist
         shuffle = False
         batch_size, num_workers = samples_per_gpu, workers_per_gpu
     else:
-        sampler = None
+        # Same order as DataLoader(shuffle=True); its position can be restored on resume.
+        sampler = ResumableRandomSampler(dataset) if shuffle else None
+        shuffle = False
         batch_size, num_workers = num_gpus * samples_per_gpu, num_gpus * workers_per_gpu
     init_fn = partial(_seed_worker, num_workers=num_workers, rank=rank,
                       seed=seed) if seed is not None else None

@@ -51,11 +51,12 @@ class CustomDataset(Dataset):
         self.img_dir = self._join_root(img_dir)
         self.ann_dir = self._join_root(ann_dir)
         self.split = self._join_root(split)
-        self._check_exists(self.img_dir)
-        if self.ann_dir is not None:
-            self._check_exists(self.ann_dir)
+        # The folder checks are part of the default load_annotations (mmseg 0.x): a subclass
+        # that reads a list file or an archive overrides it.
         self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir,
                                                self.seg_map_suffix, self.split)
+        if test_mode and self.ann_dir is not None:
+            self.check_label_sizes()
 
     # ----------------------------------------------------------------------------- files
     def _join_root(self, path):
@@ -74,7 +75,13 @@ class CustomDataset(Dataset):
             raise FileNotFoundError(self._missing_message(path))
 
     def load_annotations(self, img_dir, img_suffix, ann_dir, seg_map_suffix, split):
-        """List of dict(filename=<relative to img_dir>, ann=dict(seg_map=<relative to ann_dir>))."""
+        """List of dict(filename=<relative to img_dir>, ann=dict(seg_map=<relative to ann_dir>)).
+
+        Raises FileNotFoundError naming img_dir / ann_dir / split when absent.
+        """
+        self._check_exists(img_dir)
+        if ann_dir is not None:
+            self._check_exists(ann_dir)
         if split is not None:
             self._check_exists(split, is_file=True)
             names = [line.strip() for line in mmcv.list_from_file(split) if line.strip()]
@@ -137,7 +144,10 @@ class CustomDataset(Dataset):
         if 'ann' in info:
             results['ann_info'] = self.get_ann_info(idx)
         self.pre_pipeline(results)
-        return self.pipeline(results)
+        out = self.pipeline(results)
+        if 'ann' in info and out is not None and 'gt_semantic_seg' in out:
+            self.check_label_values(out['gt_semantic_seg'], idx)
+        return out
 
     def prepare_test_img(self, idx):
         results = dict(img_info=self.img_infos[idx])
@@ -147,13 +157,63 @@ class CustomDataset(Dataset):
     def __getitem__(self, idx):
         return self.prepare_test_img(idx) if self.test_mode else self.prepare_train_img(idx)
 
+    def label_path(self, idx):
+        return osp.join(self.ann_dir, self.get_ann_info(idx)['seg_map'])
+
+    def check_label_values(self, label, idx):
+        """Raise ValueError naming the label file of ``idx`` when ``label`` (array, tensor or
+        DataContainer) holds values outside [0, num_classes) other than ignore_index."""
+        if self.CLASSES is None:
+            return
+        label = getattr(label, 'data', label)
+        label = label.numpy() if hasattr(label, 'numpy') else np.asarray(label)
+        num_classes = len(self.CLASSES)
+        if label.size == 0 or (label.min() >= 0 and label.max() < num_classes):
+            return
+        values = np.unique(label)
+        bad = values[((values < 0) | (values >= num_classes)) & (values != self.ignore_index)]
+        if bad.size:
+            hint = ('reduce_zero_label is set on the dataset but the pipeline\'s '
+                    'LoadAnnotations does not reduce: set reduce_zero_label=True there too'
+                    if self.reduce_zero_label and int(bad.min()) == num_classes else
+                    'labels not converted to train IDs (run tools/convert_datasets), a wrong '
+                    'reduce_zero_label, or classes/num_classes not matching the labels')
+            raise ValueError(f'label file {self.label_path(idx)} holds values '
+                             f'{bad[:10].tolist()} outside [0, {num_classes}) and not the ignore '
+                             f'index {self.ignore_index} (num_classes = {num_classes}); likely '
+                             f'cause: {hint}')
+
+    def check_label_sizes(self):
+        """Raise ValueError at the first image whose label file has another size (read from the
+        file headers, nothing decoded), naming both files and sizes."""
+        for idx, info in enumerate(self.img_infos):
+            img_file = osp.join(self.img_dir, info['filename'])
+            if not osp.isfile(img_file) or not osp.isfile(self.label_path(idx)):
+                continue  # reported by the loaders with their own messages
+            with Image.open(img_file) as img, Image.open(self.label_path(idx)) as label:
+                if img.size != label.size:
+                    raise ValueError(
+                        f'image {img_file} is {img.size[1]}x{img.size[0]} (HxW) but its label '
+                        f'{self.label_path(idx)} is {label.size[1]}x{label.size[0]}')
+
+    def get_gt_seg_maps(self, efficient_test=False):
+        """The label maps of all images in dataset order, as stored (mmseg 0.x): no label_map
+        or reduce_zero_label applied (mmseg's eval_metrics takes those as arguments). With
+        ``efficient_test`` the file paths instead of the arrays."""
+        if self.ann_dir is None:
+            raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
+        return [self.label_path(idx) if efficient_test else load_label_map(self.label_path(idx))
+                for idx in range(len(self))]
+
     def get_gt_seg_map_by_idx(self, idx):
         """The label map of image idx as evaluated (label_map and reduce_zero_label applied)."""
         if self.ann_dir is None:
             raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
-        label = load_label_map(osp.join(self.ann_dir, self.get_ann_info(idx)['seg_map']))
+        label = load_label_map(self.label_path(idx))
         label = apply_label_map(label, self.label_map)
-        return reduce_zero(label) if self.reduce_zero_label else label
+        label = reduce_zero(label) if self.reduce_zero_label else label
+        self.check_label_values(label, idx)
+        return label
 
     # ----------------------------------------------------------------------------- evaluation
     def evaluate(self, results, metric='mIoU', logger=None, class_subsets=None, nan_to_num=None,
@@ -176,8 +236,13 @@ class CustomDataset(Dataset):
         num_classes = len(self.CLASSES)
         totals = [np.zeros(num_classes) for _ in range(4)]
         for idx, pred in enumerate(results):
-            areas = intersect_and_union(pred, self.get_gt_seg_map_by_idx(idx), num_classes,
-                                        self.ignore_index)
+            gt = self.get_gt_seg_map_by_idx(idx)
+            pred = np.load(pred) if isinstance(pred, str) else np.asarray(pred)
+            if pred.shape != gt.shape:
+                raise ValueError(f'the prediction of {self.img_infos[idx]["filename"]} is '
+                                 f'{pred.shape} but its label {self.label_path(idx)} is '
+                                 f'{gt.shape}')
+            areas = intersect_and_union(pred, gt, num_classes, self.ignore_index)
             for total, area in zip(totals, areas):
                 total += area
         ret = total_area_to_metrics(*totals, metrics=metrics, nan_to_num=nan_to_num, beta=beta)

@@ -35,6 +35,12 @@ def get_rcs_class_probs(data_root, temperature):
         for key, count in entry.items():
             if key != 'file':
                 pixels[int(key)] = pixels.get(int(key), 0) + count
+    if not pixels:
+        raise ValueError(
+            f'{osp.abspath(osp.join(data_root, "sample_class_stats.json"))} holds no class pixel '
+            f'counts: every converted label is all ignore (255), e.g. because the converter did '
+            f'not read the class IDs. Check the labels and regenerate the statistics with '
+            f'tools/convert_datasets (see README, Datasets)')
     classes = sorted(pixels, key=lambda c: pixels[c])
     freq = torch.tensor([pixels[c] for c in classes], dtype=torch.float64)
     freq = freq / freq.sum()
@@ -109,11 +115,18 @@ class UDADataset:
                           f'{unknown[0]}); they are skipped', logger='mmseg', level=WARNING)
                 names = [n for n in names if n in self.file_to_idx]
             if not names:
-                raise ValueError(f'class {c} occurs in sample_class_stats.json but no source '
-                                 f'file has more than min_pixels={self.rcs_min_pixels} pixels of '
-                                 f'it in samples_with_class.json: lower '
-                                 f'rare_class_sampling.min_pixels')
+                raise ValueError(self._no_candidates_message(c, samples.get(c), data_root))
             self.samples_with_class[c] = names
+
+    def _no_candidates_message(self, c, entries, data_root):
+        stats = osp.abspath(osp.join(data_root, 'samples_with_class.json'))
+        if entries and max(count for _, count in entries) <= self.rcs_min_pixels:
+            return (f'class {c} occurs in sample_class_stats.json but no source file has more '
+                    f'than min_pixels={self.rcs_min_pixels} pixels of it in {stats}: lower '
+                    f'rare_class_sampling.min_pixels')
+        return (f'{stats} is inconsistent with sample_class_stats.json beside it: class {c} '
+                f'has pixels there but no file of the source dataset here. Regenerate both with '
+                f'tools/convert_datasets (see README, Datasets)')
 
     def __len__(self):
         return len(self.source) * len(self.target)

@@ -135,15 +135,15 @@ def test_train_segmentor_resume_continues_from_the_checkpoint(tmp_path, constant
     model = constant_model()
     runner = train_segmentor(model, tiny_dataset(length=12), cfg, timestamp='b')
     assert runner.iter == 6
-    # Weights and optimizer come from iter_3.pth. mmcv 1.x stores meta['iter'] = 2 in it (the
-    # index of the iteration during which it was saved), so the resumed run continues with the
-    # iteration of index 2 under its own schedule (max 6).
-    assert torch.load(first / 'iter_3.pth', weights_only=False)['meta']['iter'] == 2
+    # Weights and optimizer come from iter_3.pth, whose meta['iter'] counts the 3 finished
+    # iterations (mmcv 1.x stored 2 there, and a resumed run repeated the iteration of index 2):
+    # the resumed run continues with the iteration of index 3 under its own schedule (max 6).
+    assert torch.load(first / 'iter_3.pth', weights_only=True)['meta']['iter'] == 3
     weight = 2.0
     for cur_iter in range(3):
         lr = 0.1 * (1 - cur_iter / 3) * (1 - (1 - cur_iter / 3) * 0.9)
         weight *= 1 - 2 * lr
-    for cur_iter in range(2, 6):
+    for cur_iter in range(3, 6):
         weight *= 1 - 2 * _expected_lr(cur_iter)
     assert model.weight.item() == pytest.approx(weight, rel=1e-5)
 
@@ -182,3 +182,9 @@ def test_train_segmentor_applies_paramwise_custom_keys(tmp_path, constant_model,
     assert (own['initial_lr'], own['weight_decay']) == (0.1, 0.0)
     assert (head_weight['initial_lr'], head_weight['weight_decay']) == (0.1, 0.0)
     assert (head_bias['initial_lr'], head_bias['weight_decay']) == (pytest.approx(1.0), 0.01)
+
+
+def test_train_segmentor_rejects_a_training_set_smaller_than_one_batch(tmp_path, constant_model,
+                                                                       tiny_dataset):
+    with pytest.raises(ValueError, match=r'has 1 samples, fewer than one batch .* = 2'):
+        train_segmentor(constant_model(), tiny_dataset(length=1), _config(tmp_path, dict()))

@@ -126,3 +126,35 @@ def test_missing_or_corrupt_files_name_the_file(tiny_data, tmp_path):
     (root / 'images' / '00001.png').unlink()
     with pytest.raises(FileNotFoundError, match='image file not found: .*images/00001.png'):
         dataset[1]
+
+
+def test_mmseg_0x_get_gt_seg_maps_and_load_annotations_override(tmp_path):
+    import cv2
+
+    from mmseg.datasets import CustomDataset
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'ann').mkdir()
+    labels = [np.full((4, 6), 2, np.uint8), np.arange(24, dtype=np.uint8).reshape(4, 6) % 3]
+    for i, label in enumerate(labels):
+        cv2.imwrite(str(tmp_path / 'img' / f'{i}.png'), np.zeros((4, 6, 3), np.uint8))
+        cv2.imwrite(str(tmp_path / 'ann' / f'{i}.png'), label)
+    dataset = CustomDataset(pipeline=[], img_dir=str(tmp_path / 'img'), img_suffix='.png',
+                            ann_dir=str(tmp_path / 'ann'), classes=('a', 'b', 'c'),
+                            palette=[[0, 0, 0]] * 3)
+    maps = dataset.get_gt_seg_maps()
+    assert len(maps) == 2
+    for got, expected in zip(maps, labels):
+        np.testing.assert_array_equal(got, expected)
+    assert dataset.get_gt_seg_maps(efficient_test=True) == [
+        str(tmp_path / 'ann' / '0.png'), str(tmp_path / 'ann' / '1.png')]
+
+    class FromList(CustomDataset):
+        """Reads its items from elsewhere (e.g. a zip): img_dir need not exist."""
+
+        def load_annotations(self, img_dir, img_suffix, ann_dir, seg_map_suffix, split):
+            return [dict(filename='a.jpg', ann=dict(seg_map='a.png'))]
+
+    listed = FromList(pipeline=[], img_dir=str(tmp_path / 'nowhere'), ann_dir='also_nowhere')
+    assert len(listed) == 1
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        CustomDataset(pipeline=[], img_dir=str(tmp_path / 'nowhere'))

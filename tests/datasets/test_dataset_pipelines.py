@@ -269,9 +269,57 @@ def test_multi_scale_flip_aug_ratios():
 
 
 def test_scales_given_as_lists_after_a_config_round_trip():
-    assert Resize(img_scale=[128, 64]).img_scale == [(128, 64)]
+    # (a flat list of two numbers is ambiguous and rejected, as in mmseg 0.x: see below)
     assert Resize(img_scale=[[32, 16], [128, 64]]).img_scale == [(32, 16), (128, 64)]
-    aug = MultiScaleFlipAug(transforms=[], img_scale=[64, 32], img_ratios=[0.5])
+    aug = MultiScaleFlipAug(transforms=[], img_scale=[[64, 32]], img_ratios=[0.5])
     assert aug.img_scale == [(32, 16)]
     with pytest.raises(TypeError, match='img_scale'):
         Resize(img_scale=128)
+
+
+def test_ambiguous_transform_arguments_are_rejected_naming_the_argument():
+    from mmseg.datasets.pipelines.test_time_aug import MultiScaleFlipAug
+    from mmseg.datasets.pipelines.transforms import Resize
+    with pytest.raises(ValueError, match=r'Resize: img_scale=\[1333, 800\]'):
+        Resize(img_scale=[1333, 800])
+    with pytest.raises(ValueError, match='MultiScaleFlipAug: img_ratios'):
+        MultiScaleFlipAug(transforms=[], img_scale=(512, 512), img_ratios=1)
+    assert Resize(img_scale=[(1333, 800), (1000, 600)]).img_scale == [(1333, 800), (1000, 600)]
+    assert MultiScaleFlipAug(transforms=[], img_scale=(512, 256),
+                             img_ratios=[0.5, 1.0]).img_scale == [(256, 128), (512, 256)]
+
+
+def test_transform_reprs_are_mmseg_0x_reprs():
+    # The strings mmsegmentation 0.x prints for these transforms (written out by hand).
+    pipeline = Compose([
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', reduce_zero_label=True),
+        dict(type='Resize', img_scale=(2048, 512), ratio_range=(0.5, 2.0)),
+        dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PhotoMetricDistortion'),
+        dict(type='Normalize', mean=[1.0, 2.0, 3.0], std=[1.0, 1.0, 1.0], to_rgb=True),
+        dict(type='Pad', size=(512, 512), pad_val=0, seg_pad_val=255),
+        dict(type='DefaultFormatBundle'),
+        dict(type='Collect', keys=['img'], meta_keys=('filename', )),
+    ])
+    assert repr(pipeline) == (
+        'Compose(\n'
+        "    LoadImageFromFile(to_float32=False,color_type='color',imdecode_backend='cv2')\n"
+        "    LoadAnnotations(reduce_zero_label=True,imdecode_backend='pillow')\n"
+        '    Resize(img_scale=[(2048, 512)], multiscale_mode=range, ratio_range=(0.5, 2.0), '
+        'keep_ratio=True)\n'
+        '    RandomCrop(crop_size=(512, 512))\n'
+        '    RandomFlip(prob=0.5)\n'
+        '    PhotoMetricDistortion(brightness_delta=32, contrast_range=(0.5, 1.5), '
+        'saturation_range=(0.5, 1.5), hue_delta=18)\n'
+        '    Normalize(mean=[1. 2. 3.], std=[1. 1. 1.], to_rgb=True)\n'
+        '    Pad(size=(512, 512), size_divisor=None, pad_val=0)\n'
+        '    DefaultFormatBundle\n'
+        "    Collect(keys=['img'], meta_keys=('filename',))\n"
+        ')')
+    tta = Compose([dict(type='MultiScaleFlipAug', img_scale=(64, 32), flip=False,
+                        transforms=[dict(type='ImageToTensor', keys=['img'])])])
+    assert repr(tta.transforms[0]) == (
+        'MultiScaleFlipAug(transforms=Compose(\n    ImageToTensor(keys=[\'img\'])\n), '
+        "img_scale=[(64, 32)], flip=False)flip_direction=['horizontal']")

@@ -131,3 +131,39 @@ def test_accuracy_threshold_and_no_valid_pixel():
     assert accuracy(pred, target, thresh=0.7).item() == pytest.approx(200.0 / 3)
     none_valid = torch.full((3, ), 255)
     assert accuracy(pred, none_valid, ignore_index=255).item() == 0.0
+
+
+@pytest.mark.parametrize('suffix', ['.npy', '.pkl'])
+def test_class_weight_from_a_file(tmp_path, suffix):
+    import pickle
+
+    import numpy as np
+    class_weight = [1.0, 2.0, 0.5, 3.0]
+    path = tmp_path / f'weights{suffix}'
+    if suffix == '.npy':
+        np.save(path, np.array(class_weight))
+    else:
+        path.write_bytes(pickle.dumps(class_weight))
+    logits, labels = _logits_and_labels(seed=4)
+    total, _ = _loop_ce(logits, labels, class_weight=class_weight)
+    loss = build_loss(dict(type='CrossEntropyLoss', class_weight=str(path)))(logits, labels)
+    assert loss.item() == pytest.approx(total / labels.numel(), rel=1e-5)
+    with pytest.raises(FileNotFoundError, match='absent.npy'):
+        CrossEntropyLoss(class_weight=str(tmp_path / 'absent.npy'))
+
+
+def test_use_mask_is_the_sigmoid_loss_of_each_objects_class_mask():
+    g = torch.Generator().manual_seed(5)
+    mask_logits = torch.randn(3, 4, 2, 2, generator=g)  # 3 objects, 4 classes
+    targets = torch.randint(0, 2, (3, 2, 2), generator=g).float()
+    classes = torch.tensor([2, 0, 3])
+    total = 0.0
+    for i in range(3):
+        for y in range(2):
+            for x in range(2):
+                p = 1 / (1 + math.exp(-float(mask_logits[i, classes[i], y, x])))
+                t = float(targets[i, y, x])
+                total -= t * math.log(p) + (1 - t) * math.log(1 - p)
+    loss = CrossEntropyLoss(use_mask=True, loss_weight=2.0)(mask_logits, targets, classes)
+    assert loss.shape == (1, )
+    assert loss.item() == pytest.approx(2.0 * total / 12, rel=1e-5)

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import os.path as osp
+import sys
 
 import numpy as np
 from PIL import Image
@@ -55,6 +56,25 @@ def class_pixel_counts(train_ids, num_classes=NUM_CLASSES):
     return {c: int(counts[c]) for c in range(num_classes) if counts[c] > 0}
 
 
+def warn_empty_labels(sample_class_stats, max_listed=20):
+    """Warn (stderr) about each converted label without any class pixel (all 255) and in a
+    summary; returns the list of those files."""
+    empty = [stats['file'] for stats in sample_class_stats
+             if not any(key != 'file' for key in stats)]
+    for file in empty[:max_listed]:
+        print(f'warning: {file} has no pixel of any class (all 255 = ignored)', file=sys.stderr)
+    if len(empty) > max_listed:
+        print(f'warning: ... and {len(empty) - max_listed} more such files', file=sys.stderr)
+    if empty:
+        advice = ('every label is empty: the converter most likely did not read the class IDs '
+                  '(check the label format, e.g. Synthia\'s 16-bit PNGs hold the class ID in '
+                  'their last channel) before training on them' if len(empty) == len(
+                      sample_class_stats) else 'check these files before training on them')
+        print(f'warning: {len(empty)} of {len(sample_class_stats)} converted labels are all '
+              f'ignore (255): {advice}', file=sys.stderr)
+    return empty
+
+
 def save_class_stats(out_dir, sample_class_stats):
     """Write the three rare-class-sampling statistics files into ``out_dir`` (SPEC 1.1).
 
@@ -62,6 +82,7 @@ def save_class_stats(out_dir, sample_class_stats):
     label file. Returns the paths written.
     """
     os.makedirs(out_dir, exist_ok=True)
+    warn_empty_labels(sample_class_stats)
     per_file = {}
     samples_with_class = {}
     for stats in sample_class_stats:

@@ -1,3 +1,4 @@
+from .non_finite_loss_hook import NonFiniteLossHook  # noqa: F401
 from .tensorboard_logger_hook import UDATensorboardLoggerHook  # noqa: F401
 
-__all__ = ['UDATensorboardLoggerHook']
+__all__ = ['NonFiniteLossHook', 'UDATensorboardLoggerHook']

@@ -35,5 +35,5 @@ class Compose:
         return data
 
     def __repr__(self):
-        lines = [f'    {t}' for t in self.transforms]
-        return self.__class__.__name__ + '(\n' + '\n'.join(lines) + '\n)'
+        return self.__class__.__name__ + '(' + ''.join(f'\n    {t}' for t in self.transforms) \
+            + '\n)'

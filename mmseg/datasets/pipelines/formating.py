@@ -84,7 +84,7 @@ class DefaultFormatBundle:
         return results
 
     def __repr__(self):
-        return self.__class__.__name__ + '()'
+        return self.__class__.__name__
 
 
 @PIPELINES.register_module()

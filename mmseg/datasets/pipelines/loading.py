@@ -81,8 +81,9 @@ class LoadImageFromFile:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(to_float32={self.to_float32}, '
-                f"color_type='{self.color_type}', imdecode_backend='{self.imdecode_backend}')")
+        # mmseg 0.x's format (no spaces after the commas).
+        return (f'{self.__class__.__name__}(to_float32={self.to_float32},'
+                f"color_type='{self.color_type}',imdecode_backend='{self.imdecode_backend}')")
 
 
 @PIPELINES.register_module()
@@ -111,6 +112,11 @@ class LoadAnnotations:
         name = results['ann_info']['seg_map']
         filename = osp.join(prefix, name) if prefix is not None else name
         label = load_label_map(filename, self.file_client, self.imdecode_backend)
+        image_shape = results.get('ori_shape')
+        if image_shape is not None and tuple(label.shape) != tuple(image_shape[:2]):
+            raise ValueError(f"image {results.get('filename')} is {image_shape[0]}x"
+                             f'{image_shape[1]} (HxW) but its label {filename} is '
+                             f'{label.shape[0]}x{label.shape[1]}')
         label = apply_label_map(label, results.get('label_map'))
         if self.reduce_zero_label:
             label = reduce_zero(label)
@@ -119,7 +125,8 @@ class LoadAnnotations:
         return results
 
     def __repr__(self):
-        return f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label})'
+        return (f'{self.__class__.__name__}(reduce_zero_label={self.reduce_zero_label},'
+                f"imdecode_backend='{self.imdecode_backend}')")
 
 
 def apply_label_map(label, label_map):

@@ -22,17 +22,20 @@ class MultiScaleFlipAug:
         self.transforms = Compose(transforms)
         if img_ratios is not None:
             img_ratios = img_ratios if isinstance(img_ratios, list) else [img_ratios]
-            if img_scale is not None and len(as_scale_list(img_scale)) != 1:
+            if not all(isinstance(r, float) for r in img_ratios):
+                raise ValueError(f'MultiScaleFlipAug: img_ratios must be a float or a list of '
+                                 f'floats (e.g. 1.0 or [0.5, 1.0]), got {img_ratios}')
+            if img_scale is not None and len(as_scale_list(img_scale, 'MultiScaleFlipAug')) != 1:
                 raise ValueError('MultiScaleFlipAug with img_ratios takes one (w, h) img_scale '
                                  f'or None, got {img_scale}')
         elif img_scale is None:
             raise ValueError('MultiScaleFlipAug needs img_scale or img_ratios')
         self.img_ratios = img_ratios
         if img_ratios is not None and img_scale is not None:
-            width, height = as_scale_list(img_scale)[0]
+            width, height = as_scale_list(img_scale, 'MultiScaleFlipAug')[0]
             self.img_scale = [(int(width * r), int(height * r)) for r in img_ratios]
         elif img_scale is not None:
-            self.img_scale = as_scale_list(img_scale)
+            self.img_scale = as_scale_list(img_scale, 'MultiScaleFlipAug')
         else:
             self.img_scale = None  # resolved from the image size per sample
         self.flip = flip
@@ -65,7 +68,8 @@ class MultiScaleFlipAug:
         return {key: [data[key] for data in augmented] for key in augmented[0]}
 
     def __repr__(self):
+        # mmseg 0.x prints flip_direction after the closing parenthesis; kept for log diffs.
         return (f'{self.__class__.__name__}(transforms={self.transforms}, '
-                f'img_scale={self.img_scale}, flip={self.flip}, '
-                f'flip_direction={self.flip_direction})')
+                f'img_scale={self.img_scale}, flip={self.flip})'
+                f'flip_direction={self.flip_direction}')
 

@@ -16,16 +16,23 @@ __all__ = ['Resize', 'RandomCrop', 'RandomFlip', 'PhotoMetricDistortion', 'Norma
 MASK_FIELD_PAD_VAL = {'valid_pseudo_mask': 0}
 
 
-def as_scale_list(img_scale):
-    """A (w, h) pair or a list of pairs (tuples or lists, e.g. after a config round trip) as a
-    list of (w, h) tuples."""
-    if isinstance(img_scale, (tuple, list)) and len(img_scale) == 2 \
+def as_scale_list(img_scale, owner='Resize'):
+    """A (w, h) tuple or a list of pairs (tuples, or lists after a JSON round trip) as a list
+    of (w, h) tuples. A flat list of two numbers is ambiguous (one scale, or two scales of one
+    number?) and, as in mmseg 0.x, raises ValueError naming ``<owner>.img_scale``."""
+    if isinstance(img_scale, list) and len(img_scale) == 2 \
+            and all(isinstance(v, (int, float)) for v in img_scale):
+        raise ValueError(f'{owner}: img_scale={img_scale} is a list of two numbers; give one '
+                         f'scale as a tuple (w, h), e.g. {tuple(img_scale)}, or several as a '
+                         f'list of tuples')
+    if isinstance(img_scale, tuple) and len(img_scale) == 2 \
             and all(isinstance(v, (int, float)) for v in img_scale):
         return [tuple(img_scale)]
     if isinstance(img_scale, (tuple, list)) and all(
             isinstance(s, (tuple, list)) and len(s) == 2 for s in img_scale):
         return [tuple(s) for s in img_scale]
-    raise TypeError(f'img_scale must be a (w, h) pair or a list of them, got {img_scale}')
+    raise TypeError(f'{owner}: img_scale must be a (w, h) tuple or a list of them, got '
+                    f'{img_scale}')
 
 
 def random_crop_bbox(shape, crop_size):
@@ -125,7 +132,7 @@ class Resize:
 
     def __repr__(self):
         return (f'{self.__class__.__name__}(img_scale={self.img_scale}, '
-                f"multiscale_mode='{self.multiscale_mode}', ratio_range={self.ratio_range}, "
+                f'multiscale_mode={self.multiscale_mode}, ratio_range={self.ratio_range}, '
                 f'keep_ratio={self.keep_ratio})')
 
 
@@ -277,8 +284,8 @@ class Normalize:
         return results
 
     def __repr__(self):
-        return (f'{self.__class__.__name__}(mean={self.mean.tolist()}, '
-                f'std={self.std.tolist()}, to_rgb={self.to_rgb})')
+        return (f'{self.__class__.__name__}(mean={self.mean}, std={self.std}, '
+                f'to_rgb={self.to_rgb})')
 
 
 @PIPELINES.register_module()
@@ -317,4 +324,4 @@ class Pad:
 
     def __repr__(self):
         return (f'{self.__class__.__name__}(size={self.size}, size_divisor={self.size_divisor}, '
-                f'pad_val={self.pad_val}, seg_pad_val={self.seg_pad_val})')
+                f'pad_val={self.pad_val})')

@@ -1,7 +1,27 @@
-"""Reduction helpers shared by the losses."""
+"""Reduction helpers shared by the losses, and class weights from files."""
+import os.path as osp
+
+import mmcv
+import numpy as np
 import torch
 
-__all__ = ['reduce_loss', 'weight_reduce_loss']
+__all__ = ['reduce_loss', 'weight_reduce_loss', 'get_class_weight']
+
+
+def get_class_weight(class_weight):
+    """Class weights as given (a list), or read from a ``.npy`` file (numpy) or any other file
+    mmcv.load reads (``.pkl``, ``.json``, ``.yaml``), as mmseg 0.x does. None stays None.
+
+    Raises FileNotFoundError naming a missing file.
+    """
+    if not isinstance(class_weight, str):
+        return class_weight
+    if not osp.isfile(class_weight):
+        raise FileNotFoundError(f'class_weight file {class_weight} not found (expected a .npy '
+                                f'or .pkl file with one weight per class)')
+    if class_weight.endswith('.npy'):
+        return np.load(class_weight)
+    return mmcv.load(class_weight)
 
 
 def reduce_loss(loss, reduction):

@@ -46,7 +46,8 @@ class AdvSeg(UDADecorator):
         self.lambda_adv_target = {k: cfg['lambda_adv_target'][k] for k in outputs}
         self.model_D = nn.ModuleDict(
             {k: FCDiscriminator(self._num_classes_of(k)) for k in outputs})
-        # Plain dict: the D optimizers are no submodules (not in the state dict).
+        # Plain dict: the D optimizers are no submodules (not in the state dict; their state is
+        # in the checkpoint's meta, see train_state_dict).
         self.optimizer_D = {
             k: optim.Adam(self.model_D[k].parameters(), lr=self.lr_D, betas=(0.9, 0.99))
             for k in outputs
@@ -74,32 +75,41 @@ class AdvSeg(UDADecorator):
         return (self.lr_D - self.lr_D_min) * progress**self.lr_D_power + self.lr_D_min
 
     def train_step(self, data_batch, optimizer, **kwargs):
-        """Like UDADecorator.train_step, plus the discriminator optimizers.
+        """Like UDADecorator.train_step, plus the discriminators' Adam.
 
-        The segmentor optimizer built by the runner also holds the D parameters; their
-        gradients are hidden from it so that only the D's Adam updates them.
+        As in the original AdvSeg, the discriminators are submodules of this model, so the
+        runner's segmentor optimizer (SGD for the DeepLabV2 runs of the paper's experiment 81)
+        holds their parameters too and steps them again, with the gradients of step (d), after
+        their own Adam: each iteration the discriminator gets both updates. (The Adam step is
+        here, after the forward pass, so that under DDP it sees the averaged gradients.)
         """
         optimizer.zero_grad()
+        log_vars = self(**data_batch)
+        for optimizer_D in self.optimizer_D.values():
+            optimizer_D.step()
+        optimizer.step()
+        log_vars.pop('loss', None)
+        return dict(log_vars=log_vars, num_samples=len(data_batch['img_metas']))
+
+    def train_state_dict(self):
+        """The iteration counter plus the discriminators' Adam states (for an exact resume)."""
+        state = super().train_state_dict()
+        state['optimizer_D'] = {k: v.state_dict() for k, v in self.optimizer_D.items()}
+        return state
+
+    def load_train_state_dict(self, state):
+        super().load_train_state_dict(state)
+        for key, optimizer_D in self.optimizer_D.items():
+            optimizer_D.load_state_dict(state['optimizer_D'][key])
+
+    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
+                      valid_pseudo_mask=None):
+        """(a) source, (b) fool D on target, (c) MIC, (d) train D (its Adam steps in
+        train_step). Returns log_vars."""
         for optimizer_D in self.optimizer_D.values():
             optimizer_D.zero_grad()
             for group in optimizer_D.param_groups:
                 group['lr'] = self.lr_of_discriminator(self.local_iter)
-        log_vars = self(**data_batch)
-        d_params = list(self.model_D.parameters())
-        d_grads = [p.grad for p in d_params]
-        for p in d_params:
-            p.grad = None
-        optimizer.step()
-        for p, grad in zip(d_params, d_grads):
-            p.grad = grad
-        for optimizer_D in self.optimizer_D.values():
-            optimizer_D.step()
-        log_vars.pop('loss', None)
-        return dict(log_vars=log_vars, num_samples=len(data_batch['img_metas']))
-
-    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None):
-        """(a) source, (b) fool D on target, (c) MIC, (d) train D. Returns log_vars."""
         if self.mic is not None:
             self.mic.update_weights(self.get_model(), self.local_iter)
         self.model_D.requires_grad_(False)

@@ -100,6 +100,14 @@ class UDADecorator(BaseSegmentor):
         self.local_iter += 1
         return log_vars
 
+    def train_state_dict(self):
+        """Training state outside the module's state dict, saved in checkpoints for an exact
+        resume (mmseg.core.runner): the iteration counter that drives the EMA teachers."""
+        return dict(local_iter=self.local_iter)
+
+    def load_train_state_dict(self, state):
+        self.local_iter = int(state['local_iter'])
+
     def backward_losses(self, losses, prefix=None, retain_graph=False):
         """Sum the losses, backpropagate them now, and return their float log vars.
 

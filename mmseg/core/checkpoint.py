@@ -1,0 +1,169 @@
+"""Checkpoint files: atomic saving, safe loading, the newest complete checkpoint of a run, and the
+random-number-generator states an exact resume needs (docs/ARCHITECTURE.md, "Resume").
+
+Loading uses ``torch.load(..., weights_only=True)``: a checkpoint is unpickled with PyTorch's
+restricted unpickler, which builds tensors and plain containers only, plus the allow-listed
+metadata types below (those in the checkpoints mmcv 1.x writes: numpy scalars and arrays in
+``meta``). Anything else (an arbitrary pickled object, which can run code when unpickled) is
+refused unless the caller passes ``trust=True`` (``--trust-checkpoint`` on the command line).
+"""
+import os
+import os.path as osp
+import pickle
+import random
+import re
+import shutil
+import tempfile
+import zipfile
+
+import numpy as np
+import torch
+
+__all__ = ['SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_checkpoint_file',
+           'save_checkpoint_file', 'update_latest_link', 'find_latest_checkpoint',
+           'get_rng_state', 'set_rng_state']
+
+CHECKPOINT_HINT = ('checkpoints are written by tools/train.py into the work_dir (iter_<N>.pth, '
+                   'latest.pth); released MIC checkpoints: see README, "Datasets and weights"')
+
+
+def _numpy_globals():
+    """numpy types needed to unpickle numpy scalars/arrays (as mmcv puts them in ``meta``)."""
+    multiarray = getattr(np, '_core', None) or np.core
+    found = [np.ndarray, np.dtype, multiarray.multiarray.scalar,
+             multiarray.multiarray._reconstruct]
+    found += [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith('DType')
+              and name not in ('ObjectDType', 'VoidDType')]
+    return found
+
+
+# Metadata types of released (mmcv 1.x / mmseg 0.x) checkpoints beyond tensors and containers.
+SAFE_GLOBALS = _numpy_globals()
+
+
+class UntrustedCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds pickled objects outside the allow-list (loading them can run code)."""
+
+
+def _looks_like_checkpoint(filename):
+    """True for torch.save's zip format or a legacy pickle (first byte is the PROTO opcode)."""
+    if zipfile.is_zipfile(filename):
+        return True
+    with open(filename, 'rb') as f:
+        return f.read(1) == b'\x80'
+
+
+def load_checkpoint_file(filename, map_location='cpu', trust=False):
+    """Read a checkpoint saved with ``torch.save``; returns what it holds (usually a dict).
+
+    Raises FileNotFoundError (missing file, with where checkpoints come from), ValueError (the
+    file is not a PyTorch checkpoint), UntrustedCheckpointError (it holds objects outside
+    SAFE_GLOBALS and ``trust`` is False).
+    """
+    filename = os.fspath(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} not found ({CHECKPOINT_HINT})')
+    if not _looks_like_checkpoint(filename):
+        raise ValueError(f'{filename} is not a PyTorch checkpoint (neither the zip format of '
+                         f'torch.save nor a pickle): is it the right file?')
+    if trust:
+        return torch.load(filename, map_location=map_location, weights_only=False)
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise UntrustedCheckpointError(
+            f'{filename} holds pickled objects that a safe load refuses (loading them can run '
+            f'code). If you trust where the file comes from, pass --trust-checkpoint (or '
+            f'trust=True). Details: {str(error).splitlines()[0]}') from None
+
+
+def save_checkpoint_file(checkpoint, filepath):
+    """Write ``checkpoint`` to ``filepath`` atomically: a temporary file in the same folder is
+    written, flushed and fsync'ed, then renamed over ``filepath`` (os.replace). A crash leaves
+    either the old file or the new one, never a torn one."""
+    out_dir = osp.dirname(osp.abspath(filepath))
+    os.makedirs(out_dir, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp',
+                                    dir=out_dir)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, filepath)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+    _fsync_dir(out_dir)
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def update_latest_link(out_dir, filename, link_name='latest.pth'):
+    """Point ``<out_dir>/latest.pth`` at ``filename`` (a relative symlink, or a copy where links
+    are not supported), replacing the old one atomically."""
+    dst = osp.join(out_dir, link_name)
+    tmp = osp.join(out_dir, f'.{link_name}.{os.getpid()}.tmp')
+    if osp.lexists(tmp):
+        os.remove(tmp)
+    try:
+        os.symlink(filename, tmp)
+    except (OSError, NotImplementedError):
+        shutil.copyfile(osp.join(out_dir, filename), tmp)
+    os.replace(tmp, dst)
+
+
+def find_latest_checkpoint(work_dir):
+    """The ``iter_<N>.pth`` of ``work_dir`` with the largest N that is a complete zip file, or
+    None. (Files being written have temporary names and are never candidates.)"""
+    if not osp.isdir(work_dir):
+        return None
+    found = []
+    for name in os.listdir(work_dir):
+        match = re.fullmatch(r'iter_(\d+)\.pth', name)
+        if match:
+            found.append((int(match.group(1)), osp.join(work_dir, name)))
+    for _, path in sorted(found, reverse=True):
+        if zipfile.is_zipfile(path):
+            return path
+    return None
+
+
+def get_rng_state():
+    """The states of Python's, NumPy's and torch's (CPU and CUDA) global generators as plain
+    types and tensors (a weights_only load reads them back)."""
+    bit_generator, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    python_version, python_state, python_gauss = random.getstate()
+    state = dict(
+        python=[python_version, list(python_state), python_gauss],
+        numpy=[bit_generator, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss),
+               float(cached_gaussian)],
+        torch=torch.get_rng_state())
+    if torch.cuda.is_available():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state):
+    """Restore the generators from a ``get_rng_state()`` dict."""
+    version, python_state, gauss = state['python']
+    random.setstate((version, tuple(python_state), gauss))
+    bit_generator, keys, pos, has_gauss, cached_gaussian = state['numpy']
+    np.random.set_state((bit_generator, keys.numpy().astype(np.uint32), pos, has_gauss,
+                         cached_gaussian))
+    torch.set_rng_state(state['torch'].cpu())
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])

@@ -1,0 +1,97 @@
+"""tools/train.py killed with SIGKILL after its first checkpoint and restarted with --auto-resume
+ends with the same weights as an uninterrupted run."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+# Evaluations coincide with the checkpoints (the evaluation draws random numbers).
+OPTIONS = ['--cfg-options', 'runner.max_iters=4', 'checkpoint_config.interval=2',
+           'evaluation.interval=2', 'log_config.interval=1', 'lr_config.warmup_iters=1',
+           # the toy fixture's images are too small for the toy config's RCS pixel threshold
+           'data.train.rare_class_sampling.min_pixels=1']
+
+
+def _train_command(work_dir, *extra):
+    config = REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'
+    return [sys.executable, '-m', 'tools.train', str(config), '--work-dir', str(work_dir),
+            '--seed', '0', '--deterministic', *extra, *OPTIONS]
+
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+
+
+def _run(argv, cwd):
+    out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert out.returncode == 0, f'{argv} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}'
+    return out
+
+
+def _start_and_kill_after_first_checkpoint(argv, cwd, checkpoint):
+    with open(cwd / 'killed.log', 'w') as log:
+        process = subprocess.Popen(argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                   env=_env())
+        deadline = time.monotonic() + 300
+        while not checkpoint.exists():
+            assert process.poll() is None, (cwd / 'killed.log').read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+def _train_losses(work_dir):
+    """{iteration: {loss key: value}} from every JSON log of the work_dir."""
+    losses = {}
+    for log in sorted(work_dir.glob('*.log.json')):
+        for line in log.read_text().splitlines()[1:]:
+            record = json.loads(line)
+            if record.get('mode') == 'train':
+                losses[record['iter']] = {k: v for k, v in record.items() if 'loss' in k}
+    return losses
+
+
+@pytest.mark.slow
+def test_sigkill_then_auto_resume_equals_an_uninterrupted_run(toy_data_root, tmp_path):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
+    _run(_train_command(tmp_path / 'full'), tmp_path)
+
+    cut = tmp_path / 'cut'
+    _start_and_kill_after_first_checkpoint(_train_command(cut), tmp_path, cut / 'iter_2.pth')
+    assert not (cut / 'iter_4.pth').exists(), 'killed too late: the run had finished'
+    out = _run(_train_command(cut, '--auto-resume'), tmp_path)
+    assert 'continuing with iteration 3' in out.stderr + out.stdout
+
+    full = torch.load(tmp_path / 'full' / 'iter_4.pth', weights_only=True)
+    resumed = torch.load(cut / 'iter_4.pth', weights_only=True)
+    assert resumed['meta']['iter'] == full['meta']['iter'] == 4
+    assert resumed['meta']['resume']['uda']['local_iter'] == 4
+    assert full['state_dict'].keys() == resumed['state_dict'].keys()
+    prefixes = {k.split('.')[0] for k in full['state_dict']}
+    assert {'model', 'ema_model'} <= prefixes  # student and teacher
+    for key, value in full['state_dict'].items():
+        diff = (value.double() - resumed['state_dict'][key].double()).abs().max().item()
+        assert diff <= 1e-6, key
+    # the EMA teacher has moved away from the student (its warm-up did not restart)
+    assert any((full['state_dict'][k] - full['state_dict']['ema_' + k]).abs().max() > 0
+               for k in full['state_dict'] if k.startswith('model.'))
+    # --seed 0 --deterministic: the same losses in every run, in the killed run (iteration 1;
+    # iteration 2 was killed between its checkpoint and its log line) and in the resumed one
+    # (3, 4) as in the uninterrupted one
+    full_losses = _train_losses(tmp_path / 'full')
+    cut_losses = _train_losses(cut)
+    assert sorted(full_losses) == [1, 2, 3, 4] and {1, 3, 4} <= set(cut_losses)
+    assert all(cut_losses[i] == full_losses[i] for i in cut_losses)
+    for key in full['optimizer']['state']:
+        for name, value in full['optimizer']['state'][key].items():
+            torch.testing.assert_close(resumed['optimizer']['state'][key][name], value,
+                                       rtol=0, atol=1e-6)
