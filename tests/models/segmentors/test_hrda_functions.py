@@ -77,3 +77,35 @@ def test_fusion_rejects_detail_logits_that_do_not_fit_the_crop_box():
     with pytest.raises(ValueError, match='detail logits of size \\(3, 3\\) does not fit'):
         fuse_scales(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 3, 3), torch.ones(1, 2, 4, 4),
                     2, 4, crop_box=(8, 24, 8, 24))
+
+
+def test_fusion_with_off_diagonal_box_on_a_wide_image():
+    # Detail image 48×96 (scale ratio 2, output stride 4): context logits 6×12, fused 12×24.
+    # Box (16, 32, 32, 64) in detail pixels: detail logits 4×8 at fused cells rows 4..7,
+    # cols 8..15; context cells rows 2..3, cols 4..7. A y/x swap would put it elsewhere.
+    generator = torch.Generator().manual_seed(0)
+    lr = torch.randn(2, 3, 6, 12, generator=generator)
+    hr = torch.randn(2, 3, 4, 8, generator=generator)
+    fused, weighted_lr, att = fuse_scales(lr, hr, torch.ones(2, 3, 6, 12), 2, 4,
+                                          crop_box=(16, 32, 32, 64))
+    assert fused.shape == (2, 3, 12, 24)
+    # The masked attention, written out by hand: 1 on context rows 2..3, cols 4..7.
+    mask = torch.zeros(6, 12)
+    mask[2:4, 4:8] = 1
+    assert torch.equal(weighted_lr, lr * (1 - mask))
+    up = torch.nn.functional.interpolate
+    expected_att = up(mask[None, None], scale_factor=2, mode='bilinear', align_corners=False)
+    assert torch.allclose(att[:, 0], expected_att[:, 0].expand(2, 12, 24))
+    canvas = torch.zeros(2, 3, 12, 24)
+    canvas[:, :, 4:8, 8:16] = hr
+    expected = expected_att * canvas + up(lr * (1 - mask), scale_factor=2, mode='bilinear',
+                                          align_corners=False)
+    assert torch.allclose(fused, expected, atol=1e-6)
+    # Deep inside the box the attention is exactly 1: the detail logits themselves.
+    assert torch.equal(fused[:, :, 5:7, 9:15], hr[:, :, 1:3, 1:7])
+    # Two cells away from the box the context alone, upsampled.
+    up_lr = up(lr, scale_factor=2, mode='bilinear', align_corners=False)
+    assert torch.equal(fused[:, :, :3], up_lr[:, :, :3])
+    assert torch.equal(fused[:, :, :, :7], up_lr[:, :, :, :7])
+    assert torch.equal(fused[:, :, 9:], up_lr[:, :, 9:])
+    assert torch.equal(fused[:, :, :, 17:], up_lr[:, :, :, 17:])

@@ -66,6 +66,23 @@ def test_pseudo_weight_by_hand():
     assert torch.equal(weight_none, torch.ones(2, 1, 2))
 
 
+def test_pseudo_weight_counts_confidences_equal_to_the_threshold():
+    # Equal logits give a confidence of exactly 0.5; (2, 0) and (0, 3) are above it.
+    logits = torch.tensor([[0., 2.], [0., 0.]]), torch.tensor([[0., 0.], [3., 0.]])
+    logits = torch.stack(logits)[None]  # 1 x 2 classes x 2 x 2
+    label, weight = get_pseudo_label_and_weight(logits, 0.5)
+    assert label.tolist() == [[[0, 0], [1, 0]]]  # ties go to the first class
+    assert torch.equal(weight, torch.ones(1, 2, 2))  # 4 of 4 >= 0.5 (strict > gives 2 of 4)
+    # The threshold equal to the confidence of the (2, 0) pixel: it and the (0, 3) pixel count.
+    at_pixel = torch.softmax(torch.tensor([2., 0.]), 0)[0].item()
+    _, weight = get_pseudo_label_and_weight(logits, at_pixel)
+    assert torch.equal(weight, torch.full((1, 2, 2), 0.5))
+    # The next float32 above it: only the (0, 3) pixel is left.
+    above = float(torch.nextafter(torch.tensor(at_pixel), torch.tensor(1.0)))
+    _, weight = get_pseudo_label_and_weight(logits, above)
+    assert torch.equal(weight, torch.full((1, 2, 2), 0.25))
+
+
 def test_filter_valid_pseudo_region():
     weight = torch.full((2, 6, 4), 0.5)
     out = filter_valid_pseudo_region(weight, 1, 2, None)
