@@ -70,6 +70,12 @@ def test_rcs_fails_clearly_when_a_class_has_no_candidate(tiny_data):
                            target=_target_cfg(tiny_data),
                            rare_class_sampling=dict(min_pixels=150, class_temp=0.01,
                                                     min_crop_ratio=0.5)))
+    # Exactly min_pixels is not enough: a candidate needs strictly more (128 > 128 is false).
+    with pytest.raises(ValueError, match='class 18 .*min_pixels=128'):
+        build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
+                           target=_target_cfg(tiny_data),
+                           rare_class_sampling=dict(min_pixels=128, class_temp=0.01,
+                                                    min_crop_ratio=0.5)))
     with pytest.raises(KeyError, match='min_crop_ratio'):
         build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
                            target=_target_cfg(tiny_data),
@@ -228,7 +234,8 @@ def test_sync_crop_uses_one_box_for_source_and_target(tiny_data):
         assert tuple(item['gt_semantic_seg'].data.shape) == (1, 16, 24)
         assert tuple(item['valid_pseudo_mask'].data.shape) == (1, 16, 24)
         assert torch.equal(item['img'].data, item['target_img'].data)
-        assert item['img_metas'].data['img_shape'] == (16, 24, 3)
+        for meta in (item['img_metas'].data, item['target_img_metas'].data):
+            assert meta['img_shape'] == meta['pad_shape'] == (16, 24, 3)
 
 
 def test_dataloader_batches_uda_samples(tiny_data):
