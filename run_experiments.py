@@ -4,6 +4,7 @@
     python run_experiments.py --exp 3 --dry-run      # write the configs, list them, train nothing
     python run_experiments.py --config configs/mic/gtaHR2csHR_mic_hrda.py
     python run_experiments.py --exp 1 --startup-test --cfg-options data.workers_per_gpu=0
+    python run_experiments.py --exp 80 --machine slurm --partition gpu --time 24:00:00
 
 Each run gets a unique name `<yymmdd_HHMM>_<name>_<5 hex>`, its config is written to
 configs/generated/<machine>-<exp>/<name>.py (SPEC 7.3) and trained in this process by
@@ -27,7 +28,7 @@ from mmcv import Config  # noqa: E402
 
 from experiments import CONFIGS_DIR, EXPERIMENT_IDS, generate_experiment_cfgs  # noqa: E402
 
-__all__ = ['main', 'parse_args', 'prepare_runs', 'write_config', 'get_git_hash']
+__all__ = ['main', 'parse_args', 'prepare_runs', 'write_config', 'get_git_hash', 'submit_slurm']
 
 GEN_CONFIG_DIR = osp.join(CONFIGS_DIR, 'generated')
 
@@ -37,8 +38,10 @@ def parse_args(argv=None):
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument('--exp', type=int, help=f'experiment id, one of {EXPERIMENT_IDS}')
     which.add_argument('--config', help='a config file to train (with a unique run name)')
-    parser.add_argument('--machine', choices=['local'], default='local',
-                        help='where to run; only local runs (in this process) are supported')
+    parser.add_argument('--machine', choices=['local', 'slurm'], default='local',
+                        help='local: train the runs one after another in this process; '
+                             'slurm: submit one sbatch job per run')
+    add_slurm_args(parser)
     parser.add_argument('--debug', action='store_true',
                         help='log and write debug images every 10 iterations, evaluate every 200')
     parser.add_argument('--startup-test', action='store_true',
@@ -60,6 +63,39 @@ def parse_args(argv=None):
         parser.error(f'unknown experiment id {args.exp}; known ids: '
                      f'{", ".join(str(i) for i in EXPERIMENT_IDS)} (see experiments.py)')
     return args
+
+
+def add_slurm_args(parser):
+    """The sbatch settings of --machine slurm."""
+    group = parser.add_argument_group('--machine slurm')
+    group.add_argument('--partition', help='Slurm partition (default: the cluster default)')
+    group.add_argument('--time', help='time limit per run, HH:MM:SS or D-HH:MM:SS')
+    group.add_argument('--cpus-per-task', type=int, help='CPU cores per task')
+    group.add_argument('--mem', help='memory per node, e.g. 64G')
+    group.add_argument('--gpus-per-run', type=int,
+                       help="GPUs per run (default: the config's n_gpus; 0: none)")
+
+
+def submit_slurm(runs, args):
+    """Write ``<work_dir>/<name>.sbatch`` for each run and, unless --dry-run, submit it.
+
+    Returns a list of (name, script path, job id or None)."""
+    from mmcv import Config as _Config
+
+    from tools.slurm.sbatch import SlurmOptions, submit, write_sbatch_script
+    options = SlurmOptions(args.partition, args.time, args.cpus_per_task, args.mem,
+                           args.gpus_per_run)
+    train_args = ['--cfg-options'] + args.cfg_options if args.cfg_options else []
+    jobs = []
+    for name, path in runs:
+        cfg = _Config.fromfile(path)
+        script = write_sbatch_script(name, path, cfg.work_dir, cfg.get('n_gpus', 1), options,
+                                     train_args)
+        job_id = None if args.dry_run else submit(script)
+        jobs.append((name, script, job_id))
+        print(f'{name}: {osp.relpath(script)}' + (f' -> job {job_id}' if job_id else ''),
+              flush=True)
+    return jobs
 
 
 def get_git_hash():
@@ -166,6 +202,12 @@ def main(argv=None):
     runs = prepare_runs(args)
     for i, (name, path) in enumerate(runs):
         print(f'[{i + 1}/{len(runs)}] {name}: {osp.relpath(path)}', flush=True)
+    if args.machine == 'slurm':
+        jobs = submit_slurm(runs, args)
+        print(f'{len(jobs)} sbatch script(s) written' +
+              ('; --dry-run: nothing submitted' if args.dry_run else
+               f"; job ids: {' '.join(j for _, _, j in jobs)}"))
+        return runs
     if args.dry_run:
         print(f'{len(runs)} config(s) written; --dry-run: nothing trained')
         return runs

@@ -19,13 +19,14 @@ if __package__ in (None, ''):
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
 import torch  # noqa: E402
-from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.runner import get_dist_info  # noqa: E402
 from mmcv.utils import Config, DictAction  # noqa: E402
 
 from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_test,  # noqa: E402
                         wrap_model)
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
+from mmseg.utils import init_dist  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'main']
 
@@ -58,7 +59,7 @@ def parse_args(args=None):
                         dest='options', help='override config settings, key=value')
     parser.add_argument('--eval-options', nargs='+', action=DictAction,
                         help='custom options for evaluation / format_results, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
                         default='none', help='job launcher')
     parser.add_argument('--opacity', type=float, default=0.5,
                         help='opacity of the painted segmentation map, in (0, 1]')

@@ -20,14 +20,14 @@ if __package__ in (None, ''):
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
 import torch  # noqa: E402
-from mmcv.runner import get_dist_info, init_dist  # noqa: E402
+from mmcv.runner import get_dist_info  # noqa: E402
 from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
-from mmseg.utils import collect_env, get_root_logger  # noqa: E402
+from mmseg.utils import collect_env, get_root_logger, init_dist, rank_seed  # noqa: E402
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
 
@@ -54,7 +54,7 @@ def parse_args(args=None):
                         help='whether to set deterministic options for the CUDNN backend')
     parser.add_argument('--options', '--cfg-options', nargs='+', action=DictAction,
                         dest='options', help='override config settings, key=value')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(args)
@@ -137,14 +137,17 @@ def _init_distributed(args, cfg):
     if args.launcher == 'none':
         return False
     init_dist(args.launcher, **cfg.get('dist_params', {}))
-    _, world_size = get_dist_info()
+    rank, world_size = get_dist_info()
     cfg.gpu_ids = range(world_size)
+    if rank != 0:  # debug images from rank 0 only (logs and checkpoints: mmcv's master_only)
+        cfg.model.train_cfg['work_dir'] = None
     return True
 
 
 def _make_logger_and_meta(cfg, config_path, timestamp):
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
-    cfg.dump(osp.join(cfg.work_dir, osp.basename(config_path)))
+    if get_dist_info()[0] == 0:
+        cfg.dump(osp.join(cfg.work_dir, osp.basename(config_path)))
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                              log_level=cfg.get('log_level', 'INFO'))
     env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
@@ -171,7 +174,8 @@ def main(args=None):
     seed = args.seed if args.seed is not None else cfg.get('seed')
     if seed is not None:
         logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
-        set_random_seed(seed, deterministic=args.deterministic)
+        # Distributed: seed + rank on each process (rank 0 draws as a single-process run).
+        set_random_seed(rank_seed(seed), deterministic=args.deterministic)
     cfg.seed = seed
     meta['seed'] = seed
 

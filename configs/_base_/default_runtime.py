@@ -1,11 +1,14 @@
 # Runtime settings shared by all configs (SPEC 5).
 # Logging: one text line and one JSON dict (<timestamp>.log.json) every 50 iterations;
-# img_interval is how often UDA methods may write debug images.
+# img_interval is how often UDA methods may write debug images. The same losses, the learning
+# rate, the validation metrics and the debug images also go to TensorBoard
+# (<work_dir>/tf_logs; view with `tensorboard --logdir work_dirs`).
 log_config = dict(
     interval=50,
     img_interval=1000,
     hooks=[
         dict(type='TextLoggerHook', by_epoch=False),
+        dict(type='UDATensorboardLoggerHook', by_epoch=False),
     ])
 # Backend of torch.distributed when launched with --launcher pytorch/slurm/mpi.
 dist_params = dict(backend='nccl')

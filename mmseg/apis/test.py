@@ -5,6 +5,7 @@ import tempfile
 import mmcv
 import numpy as np
 import torch
+import torch.distributed as dist
 from mmcv.engine import collect_results_cpu, collect_results_gpu
 from mmcv.image import tensor2imgs
 from mmcv.runner import get_dist_info
@@ -70,8 +71,11 @@ def single_gpu_test(model, data_loader, show=False, out_dir=None, efficient_test
 def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect=False, efficient_test=False):
     """Distributed test loop: each rank predicts its shard; rank 0 gets all results in order.
 
-    Results are gathered through ``tmpdir`` on disk (default) or through GPU memory
-    (``gpu_collect``); other ranks get None.
+    The loader's DistributedSampler (shuffle off) gives rank r the images r, r + world_size, ...;
+    mmcv's collectors interleave the parts back into dataset order and drop the sampler's
+    padding, so the list equals that of ``single_gpu_test``. Results are gathered through
+    ``tmpdir`` on disk (default: a temporary folder) or through GPU memory (``gpu_collect``);
+    other ranks get None.
     """
     model.eval()
     results = []
@@ -89,4 +93,14 @@ def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect=False, efficient
                 prog_bar.update()
     if gpu_collect:
         return collect_results_gpu(results, len(dataset))
-    return collect_results_cpu(results, len(dataset), tmpdir)
+    return collect_results_cpu(results, len(dataset), _shared_tmpdir(tmpdir))
+
+
+def _shared_tmpdir(tmpdir):
+    """``tmpdir``, or a fresh temporary folder made by rank 0 and named to all ranks (mmcv's
+    own choice of folder needs CUDA); it must be on a file system all ranks see."""
+    if tmpdir is not None:
+        return tmpdir
+    name = [tempfile.mkdtemp(prefix='mmseg_collect_') if get_dist_info()[0] == 0 else None]
+    dist.broadcast_object_list(name, src=0)
+    return name[0]

@@ -10,7 +10,7 @@ from mmcv.utils import build_from_cfg
 
 from mmseg.core import DistEvalHook, EvalHook
 from mmseg.datasets import build_dataloader, build_dataset
-from mmseg.utils import get_root_logger
+from mmseg.utils import CPUDistributedDataParallel, UDAGradientSync, get_root_logger
 from .test import multi_gpu_test, single_gpu_test
 
 __all__ = ['set_random_seed', 'wrap_model', 'train_segmentor']
@@ -28,22 +28,35 @@ def set_random_seed(seed, deterministic=False):
 
 
 def wrap_model(model, cfg, distributed=False):
-    """Wrap for the runner: MMDistributedDataParallel, or MMDataParallel (CPU without a GPU)."""
+    """Wrap for the runner: MMDataParallel (CPU without a GPU) or, distributed, DDP.
+
+    Distributed, a UDA method keeps its own train_step (several backward passes per
+    iteration): its student (and discriminator) get DDP through ``UDAGradientSync`` and the
+    method runs in MMDataParallel on this process's device; a plain segmentor is wrapped in
+    MMDistributedDataParallel (on CPU the variant that unwraps DataContainers).
+    """
     if distributed:
-        if torch.cuda.is_available():
-            device = torch.cuda.current_device()
-            model = model.to(f'cuda:{device}')
-            device_ids = [device]
-        else:
-            device_ids = None
-        return MMDistributedDataParallel(
-            model, device_ids=device_ids, broadcast_buffers=False,
-            find_unused_parameters=cfg.get('find_unused_parameters', False))
+        return _wrap_distributed(model, cfg)
     if torch.cuda.is_available():
         gpu_ids = list(cfg.get('gpu_ids', [0]))
         return MMDataParallel(model.to(f'cuda:{gpu_ids[0]}'), device_ids=gpu_ids)
     # Without a GPU MMDataParallel runs the module on the CPU (it unwraps DataContainers).
     return MMDataParallel(model)
+
+
+def _wrap_distributed(model, cfg):
+    device_ids = None
+    if torch.cuda.is_available():
+        device_ids = [torch.cuda.current_device()]
+        model = model.to(f'cuda:{device_ids[0]}')
+    find_unused = cfg.get('find_unused_parameters', False)
+    if hasattr(model, 'get_model'):  # a UDA method (UDADecorator)
+        if model.training:
+            model.ddp_sync = UDAGradientSync(model, device_ids, find_unused)
+        return MMDataParallel(model, device_ids=device_ids) if device_ids else MMDataParallel(model)
+    ddp_class = MMDistributedDataParallel if device_ids else CPUDistributedDataParallel
+    return ddp_class(model, device_ids=device_ids, broadcast_buffers=False,
+                     find_unused_parameters=find_unused)
 
 
 def _train_loaders(datasets, cfg, distributed):

@@ -1,2 +1,3 @@
 from .evaluation import *  # noqa: F401,F403
+from .hooks import *  # noqa: F401,F403
 from .utils import add_prefix  # noqa: F401

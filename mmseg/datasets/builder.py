@@ -34,7 +34,10 @@ def build_dataloader(dataset, samples_per_gpu, workers_per_gpu, num_gpus=1, dist
     """A DataLoader that collates mmcv DataContainers; per-GPU batch in dist mode."""
     rank, world_size = get_dist_info()
     if dist:
-        sampler = DistributedSampler(dataset, world_size, rank, shuffle=shuffle)
+        # One permutation per epoch shared by all ranks (seeded by the run seed), split into
+        # disjoint shares.
+        sampler = DistributedSampler(dataset, world_size, rank, shuffle=shuffle,
+                                     seed=seed if seed is not None else 0)
         shuffle = False
         batch_size, num_workers = samples_per_gpu, workers_per_gpu
     else:

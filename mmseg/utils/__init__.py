@@ -1,4 +1,7 @@
 from .collect_env import collect_env
+from .dist_utils import (CPUDistributedDataParallel, UDAGradientSync, broadcast_module_state,
+                         default_backend, init_dist, rank_seed)
 from .logger import get_root_logger
 
-__all__ = ['get_root_logger', 'collect_env']
+__all__ = ['get_root_logger', 'collect_env', 'init_dist', 'default_backend', 'rank_seed',
+           'broadcast_module_state', 'UDAGradientSync', 'CPUDistributedDataParallel']

@@ -1,0 +1,3 @@
+from .tensorboard_logger_hook import UDATensorboardLoggerHook  # noqa: F401
+
+__all__ = ['UDATensorboardLoggerHook']
