@@ -123,10 +123,11 @@ def test_fusion_resizes_detail_logits_of_odd_inputs_and_honours_align_corners():
         fused, _, _ = fuse_scales(lr, hr, 1.0, 2, 4, align_corners=align_corners)
         expected = up(hr, size=(6, 10), mode='bilinear', align_corners=align_corners)
         assert torch.allclose(fused, expected, atol=1e-6)
-        fused, _, att = fuse_scales(lr, hr[:, :, :6, :10], torch.full((1, 1, 3, 5), 0.5), 2, 4,
-                                    align_corners=align_corners)
-        expected = 0.5 * hr[:, :, :6, :10] + up(0.5 * lr, scale_factor=2, mode='bilinear',
-                                                 align_corners=align_corners)
+        att = torch.rand(1, 1, 3, 5, generator=generator)
+        fused, _, _ = fuse_scales(lr, hr[:, :, :6, :10], att, 2, 4,
+                                  align_corners=align_corners)
+        kwargs = dict(scale_factor=2, mode='bilinear', align_corners=align_corners)
+        expected = up(att, **kwargs) * hr[:, :, :6, :10] + up((1 - att) * lr, **kwargs)
         assert torch.allclose(fused, expected, atol=1e-6)
     # align_corners=True differs from False on these grids (the flag is really passed on).
     assert not torch.allclose(up(lr, scale_factor=2, mode='bilinear', align_corners=True),

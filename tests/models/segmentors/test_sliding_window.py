@@ -57,8 +57,8 @@ def test_merge_rejects_uncovered_pixels_and_wrong_sizes():
 
 def test_a_margin_of_one_pixel_adds_a_shifted_window():
     # 33 px with 32 px windows every 16 px: ceil(1 / 16) + 1 = 2 windows per side.
-    assert slide_window_boxes(33, 34, (32, 32), (16, 16)) == [
-        (0, 32, 0, 32), (0, 32, 2, 34), (1, 33, 0, 32), (1, 33, 2, 34)]
+    assert slide_window_boxes(33, 33, (32, 32), (16, 16)) == [
+        (0, 32, 0, 32), (0, 32, 1, 33), (1, 33, 0, 32), (1, 33, 1, 33)]
     # Stride 1 on an image smaller than the window: still exactly one window.
     assert slide_window_boxes(20, 40, (32, 64), (1, 1)) == [(0, 20, 0, 40)]
 
