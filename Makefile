@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: install test test-fast demo mutation clean
 
@@ -17,10 +18,15 @@ $(STAMP): requirements.txt setup.py
 	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	touch $(STAMP)
 
-test: install
+# Test-only dependencies (requirements-test.txt) on top of the runtime ones.
+$(TEST_STAMP): $(STAMP) requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $(TEST_STAMP)
+
+test: $(TEST_STAMP)
 	$(PY) -m pytest -q tests
 
-test-fast: install
+test-fast: $(TEST_STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
 # Mutation testing (docs/CONTRIBUTING.md): mutmut mutates the pure-function modules listed in

@@ -12,12 +12,16 @@ Experiment IDs (3 seeds each):
   83  MIC(DAFormer) ablations: no colour aug., no masking, no EMA teacher, no confidence (12)
   84  MIC(DAFormer) mask block size x mask ratio (45)
   85  MIC for supervised learning: Cityscapes -> Cityscapes source-only with masking (3)
+  90  MIC with a foundation-model encoder: DINOv2 ViT-B/14 and ViT-L/14 (timm) + multi-level
+      neck + DAFormer head, VFM-UDA's optimisation, GTA -> Cityscapes at 1024 (6)
 Toy IDs, tiny DAFormer from scratch on data/toy (tools/make_toy_data.py), CPU, minutes per run:
   1   source-only: supervised on toy GTA, evaluated on toy Cityscapes val (3)
   2   DAFormer self-training: DACS + rare class sampling, no feature distance (3)
   3   MIC(DAFormer): as 2 plus masked consistency on augmented target images, 16 px blocks (3)
   4   oracle: supervised on toy Cityscapes train (3)
   5   the toy benchmark: 1-4 together (12)
+  6   toy MIC with a tiny ViT/14 encoder (timm DINOv2 architecture, 64 channels, 4 blocks) (3)
+  7   MIC(HRDA): as 3 with HRDA's context and 64 px detail crops and slide inference (3)
 """
 import os.path as osp
 
@@ -26,8 +30,8 @@ from mmcv import Config
 __all__ = ['generate_experiment_cfgs', 'EXPERIMENT_IDS', 'CONFIGS_DIR']
 
 CONFIGS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
-PAPER_IDS = (80, 81, 82, 83, 84, 85)
-TOY_IDS = (1, 2, 3, 4, 5)
+PAPER_IDS = (80, 81, 82, 83, 84, 85, 90)
+TOY_IDS = (1, 2, 3, 4, 5, 6, 7)
 EXPERIMENT_IDS = TOY_IDS + PAPER_IDS
 
 MASK_MODE_CODES = {
@@ -69,6 +73,23 @@ HRDA_UDA = dict(uda='dacs_a999_fdthings', rcs_T=0.01, plcrop='v2', **ADAMW)
 HRDA_DAFORMER = dict(architecture='hrda1-512-0.1_daformer_sepaspp', backbone='mitb5',
                      inference='slide')
 DAFORMER = dict(architecture='daformer_sepaspp', backbone='mitb5', inference='whole')
+
+# Foundation-model encoders (TIMMBackbone + MultiLevelNeck, README "Foundation-model encoders"):
+# timm model, local weights, blocks taken, their channels (extra keys go to timm.create_model).
+VFM_BACKBONES = {
+    'dinov2vitb14': dict(model_name='vit_base_patch14_dinov2', out_indices=[2, 5, 8, 11],
+                         checkpoint_path='pretrained/dinov2_vitb14.pth', channels=768),
+    'dinov2vitl14': dict(model_name='vit_large_patch14_dinov2', out_indices=[5, 11, 17, 23],
+                         checkpoint_path='pretrained/dinov2_vitl14.pth', channels=1024),
+    # Toy: DINOv2's block design at 64 channels and 4 blocks, trained from scratch.
+    'vittiny14': dict(model_name='vit_small_patch14_dinov2', out_indices=[0, 1, 2, 3],
+                      checkpoint_path=None, channels=64, embed_dim=64, depth=4, num_heads=2),
+}
+# VFM-UDA's optimisation (arXiv 2406.09896): AdamW lr 5e-5, encoder lr x 0.1 (set for the
+# VFM backbones in _setup_optimisation), DACS teacher alpha 0.999 without feature distance.
+VFM_UDA = dict(uda='dacs_a999', rcs_T=0.01, plcrop='v2', opt='adamw', lr=0.00005,
+               schedule='poly10warm', pmult=False)
+VFM_DAFORMER = dict(architecture='daformer_sepaspp_mln', inference='slide')
 
 
 def _mic(mode, block, ratio, **extra):
@@ -126,6 +147,10 @@ def _experiment_settings(id):
     if id == 85:
         return [dict(source='cityscapes', target='cityscapes', crop='512x512', **DAFORMER,
                      uda='dacs_srconly', **ADAMW, **_mic('separatesrc', 32, 0.7))]
+    if id == 90:
+        mic64 = _mic('separatetrgaug', 64, 0.7)
+        return [dict(GTA2CS_HR, **VFM_DAFORMER, backbone=backbone, **VFM_UDA, **mic64,
+                     gpu_model='NVIDIAH100') for backbone in ('dinov2vitb14', 'dinov2vitl14')]
     if id in TOY_IDS:
         return _toy_settings(id)
     raise ValueError(f'unknown experiment id {id!r}; known ids: '
@@ -146,6 +171,11 @@ def _toy_settings(id):
         # 4x4 pixels of one cell of the decoder's stride-4 output.
         3: [dict(toy, uda='dacs', rcs_T=0.01, **_mic('separatetrgaug', 16, 0.7))],
         4: [dict(toy, uda='target-only')],
+        6: [dict(toy, architecture='daformer_sepaspp_mln', backbone='vittiny14', uda='dacs',
+                 rcs_T=0.01, **_mic('separatetrgaug', 16, 0.7))],
+        # HRDA at toy scale: a 64 px detail crop in the 128 px crop (512 in 1024 for real).
+        7: [dict(toy, uda='dacs', rcs_T=0.01, architecture='hrda1-64-0.1_daformer_sepaspp',
+                 inference='slide', **_mic('separatetrgaug', 16, 0.7))],
     }
     if id == 5:
         return runs[1] + runs[2] + runs[3] + runs[4]
@@ -164,6 +194,8 @@ def generate_experiment_cfgs(id):
 def get_model_base(architecture, backbone):
     """The model base config (relative to configs/) of an architecture name without HRDA."""
     architecture = '_'.join(p for p in architecture.split('_') if not p.startswith('hrda'))
+    if architecture == 'daformer_sepaspp_mln' and backbone in VFM_BACKBONES:
+        return '_base_/models/daformer_sepaspp_dinov2_vitb14.py'
     if architecture.startswith('daformer_') and backbone in ('mitb5', 'mittiny'):
         return f'_base_/models/{architecture}_{backbone}.py'
     if architecture == 'segformer' and backbone == 'mitb5':
@@ -179,6 +211,8 @@ def get_model_base(architecture, backbone):
 
 
 def get_pretraining_file(backbone):
+    if backbone in VFM_BACKBONES:
+        return None  # TIMMBackbone loads its checkpoint_path itself
     if backbone.startswith('mitb'):
         return f'pretrained/mit_b{backbone[4:]}.pth'
     if backbone == 'mittiny':
@@ -188,6 +222,8 @@ def get_pretraining_file(backbone):
 
 
 def get_backbone_cfg(backbone):
+    if backbone in VFM_BACKBONES:
+        return {k: v for k, v in VFM_BACKBONES[backbone].items() if k != 'channels'}
     if backbone.startswith('mitb'):
         return dict(type=f'mit_b{backbone[4:]}')
     if backbone == 'mittiny':
@@ -203,6 +239,8 @@ def config_from_setting(s, exp):
     cfg['_base_'].append(model_base)
     cfg['model'] = dict(pretrained=get_pretraining_file(s['backbone']),
                         backbone=get_backbone_cfg(s['backbone']))
+    if s['backbone'] in VFM_BACKBONES:
+        _setup_vfm_neck(cfg, s)
     architecture_mod = s['architecture']
     if 'hrda' in architecture_mod:
         _setup_hrda(cfg, s, model_base)
@@ -219,6 +257,16 @@ def config_from_setting(s, exp):
     return cfg
 
 
+def _setup_vfm_neck(cfg, s):
+    """The neck takes the ViT's channels; the toy ViT gets the toy's 64-channel decoder."""
+    channels = VFM_BACKBONES[s['backbone']]['channels']
+    cfg['model']['neck'] = dict(in_channels=[channels] * 4)
+    if s['toy']:
+        cfg['model']['neck']['out_channels'] = 64
+        cfg['model']['decode_head'] = dict(in_channels=[64] * 4, channels=64,
+                                           decoder_params=dict(embed_dims=64))
+
+
 def _setup_hrda(cfg, s, model_base):
     """HRDA (SPEC 4) around the single-scale head of the model base: `hrda1-<crop>-<hr_w>_...`."""
     hrda = [p for p in s['architecture'].split('_') if p.startswith('hrda')][0]
@@ -230,6 +278,9 @@ def _setup_hrda(cfg, s, model_base):
     cfg['model']['decode_head'] = dict(
         type='HRDAHead', single_scale_head=base_head, attention_classwise=True,
         hr_loss_weight=float(hr_loss_weight))
+    if s['toy']:
+        # The attention decoder as wide as the toy decoder (configs/toy/toy_gta2cs_mic_hrda.py).
+        cfg['model']['decode_head']['attention_embed_dim'] = 64
 
 
 def _setup_data_and_uda(cfg, s):
@@ -273,6 +324,8 @@ def _setup_optimisation(cfg, s):
     if s['backbone'].startswith('mit'):
         custom_keys['pos_block'] = dict(decay_mult=0.0)
         custom_keys['norm'] = dict(decay_mult=0.0)
+    if s['backbone'] in VFM_BACKBONES and not s['toy']:
+        custom_keys['backbone'] = dict(lr_mult=0.1)  # pretrained encoder (VFM-UDA)
     cfg['optimizer'] = dict(lr=s['lr'], paramwise_cfg=dict(custom_keys=custom_keys))
     iters = s['iters']
     cfg['runner'] = dict(type='IterBasedRunner', max_iters=iters)

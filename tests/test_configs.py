@@ -283,7 +283,8 @@ def test_model_parameter_counts(rel, overrides, total, head):
 def test_toy_configs_build_and_run_on_a_toy_batch():
     from mmseg.models import build_train_model
     for rel in ('toy/toy_gta2cs_source_only.py', 'toy/toy_cs_oracle.py',
-                'toy/toy_gta2cs_daformer.py', 'toy/toy_gta2cs_mic_daformer.py'):
+                'toy/toy_gta2cs_daformer.py', 'toy/toy_gta2cs_mic_daformer.py',
+                'toy/toy_gta2cs_mic_hrda.py'):
         cfg = Config.fromfile(osp.join(CONFIGS, rel))
         assert tuple(cfg.crop_size) == (128, 128) and cfg.data.samples_per_gpu == 2
         assert cfg.runner.max_iters <= 1000 and cfg.log_config.interval <= 20

@@ -1,5 +1,6 @@
 """experiments.py (run lists and names of SPEC 7) and run_experiments.py (generated configs)."""
 import glob
+import json
 import os.path as osp
 import re
 import sys
@@ -13,7 +14,7 @@ import run_experiments
 from experiments import generate_experiment_cfgs
 
 PAPER_COUNTS = {80: 12, 81: 18, 82: 12, 83: 12, 84: 45, 85: 3}
-TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12}
+TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12, 6: 3, 7: 3}
 SPEC_KEYS = ('_base_', 'name', 'exp', 'name_dataset', 'name_architecture', 'name_encoder',
              'name_decoder', 'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'seed', 'model',
              'data', 'optimizer', 'runner', 'checkpoint_config', 'evaluation')
@@ -101,7 +102,7 @@ def test_cli_unknown_id(capsys):
     with pytest.raises(SystemExit) as exc:
         run_experiments.main(['--exp', '99', '--dry-run'])
     assert exc.value.code == 2
-    assert 'unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 80' in capsys.readouterr().err
+    assert 'unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 6, 7, 80' in capsys.readouterr().err
 
 
 def _tiny_model(cfg):
@@ -197,7 +198,9 @@ def test_debug_and_startup_test_overrides(tmp_path):
     assert len(runs) == 4  # seed 0 only
     assert len(glob.glob(osp.join(tmp_path, 'local-exp80-startup', '*.py'))) == 4
     cfg = Config.fromfile(runs[0][1])
-    assert cfg.runner.max_iters == 2 and cfg.log_level == 'ERROR'
+    # Unlike the original's ERROR level: both iterations logged, text and JSON logs not empty.
+    assert cfg.runner.max_iters == 2 and cfg.log_level == 'INFO'
+    assert cfg.log_config.interval == 1
     assert cfg.evaluation.interval == 100
     assert cfg.checkpoint_config == dict(by_epoch=False, interval=100, save_last=True)
     assert cfg.work_dir.startswith(osp.join('work_dirs', 'local-exp80-startup'))
@@ -233,7 +236,7 @@ def test_runs_train_one_after_another_with_cfg_options(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
+def test_startup_test_trains_toy_run(tmp_path, toy_data_root, capsys):
     """run_experiments.py --startup-test on the toy MIC experiment: 2 iterations, a checkpoint."""
     work = tmp_path / 'work_dirs'
     roots = {'data.train.source.data_root': toy_data_root / 'gta',
@@ -249,6 +252,14 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
     (name, _), = runs
     run_dir = work / 'local-exp3-startup' / name
     assert (run_dir / 'iter_2.pth').is_file()  # saved as the last iteration
+    out = capsys.readouterr().out
+    assert 'Startup test passed: 1 run(s) trained 2 iterations each' in out
+    assert f'  {run_dir}' in out
+    text_log, = run_dir.glob('*.log')
+    json_log, = run_dir.glob('*.log.json')
+    assert 'Iter [2/2]' in text_log.read_text()
+    assert [json.loads(line).get('iter') for line in json_log.read_text().splitlines()[1:]] \
+        == [1, 2]
     assert (run_dir / 'latest.pth').is_file()
     checkpoint = torch.load(run_dir / 'iter_2.pth', map_location='cpu', weights_only=False)
     # mmcv saves before it counts the finished iteration: meta iter 1 = after 2 iterations
@@ -257,3 +268,41 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root):
     keys = checkpoint['state_dict'].keys()
     assert any(k.startswith('model.backbone.') for k in keys)
     assert any(k.startswith('ema_model.') for k in keys)  # DACS teacher
+
+
+def test_dry_run_without_gen_dir_keeps_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run_experiments, 'GEN_CONFIG_DIR', str(tmp_path / 'default_generated'))
+    runs = run_experiments.main(['--exp', '1', '--dry-run'])
+    assert len(runs) == 3 and not any(osp.exists(path) for _, path in runs)
+    assert not (tmp_path / 'default_generated').exists()
+    out = capsys.readouterr().out
+    assert all(name in out for name, _ in runs)
+    assert 'nothing trained or kept (give --gen-dir DIR to keep the configs)' in out
+
+
+def test_absolute_gen_dir_is_printed_as_given(tmp_path, monkeypatch, capsys, repo_root):
+    monkeypatch.chdir(repo_root)
+    runs = run_experiments.main(['--exp', '1', '--dry-run', '--gen-dir', str(tmp_path)])
+    out = capsys.readouterr().out
+    for _, path in runs:
+        assert path.startswith(str(tmp_path)) and f': {path}\n' in out
+
+
+def test_missing_data_stops_before_training_and_removes_the_configs(tmp_path, capsys):
+    gen_dir = tmp_path / 'generated'
+    with pytest.raises(SystemExit) as exit_info:
+        run_experiments.main(['--exp', '1', '--gen-dir', str(gen_dir), '--cfg-options',
+                              f'data.train.data_root={tmp_path}/absent_toy_gta'])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert f'  - {tmp_path}/absent_toy_gta\n' in err and 'configs were removed' in err
+    assert not gen_dir.exists() or not any(gen_dir.rglob('*.py'))
+
+
+def test_config_generated_from_a_config_names_that_config(tmp_path, repo_root):
+    config = osp.join(repo_root, 'configs', 'mic', 'gtaHR2csHR_mic_hrda.py')
+    (_, path), = run_experiments.main(['--config', config, '--dry-run', '--gen-dir',
+                                       str(tmp_path)])
+    header = open(path).readline()
+    assert header == f'# Generated by run_experiments.py from {config}; edit that file instead.\n'
+    assert 'edit experiments.py' not in open(path).read()

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ['load_log', 'plot_curves', 'main']
+__all__ = ['load_log', 'run_label', 'plot_curves', 'main']
 
 
 def _log_files(path):
@@ -53,25 +53,40 @@ def load_log(path):
     return train, val
 
 
+def run_label(path):
+    """The run's name: its folder, also for a `<run>/<timestamp>.log.json` file."""
+    path = osp.normpath(path)
+    if osp.isfile(path):
+        return osp.basename(osp.dirname(osp.abspath(path)))
+    return osp.basename(path)
+
+
 def plot_curves(paths, out_file, keys=None, title=None):
-    """Plot the curves of the runs in ``paths`` into ``out_file``; returns the plotted keys."""
+    """Plot the curves of the runs in ``paths`` into ``out_file``; returns the plotted keys.
+
+    Each run has one colour in both panels; its loss keys differ by line style.
+    """
     fig, (ax_loss, ax_miou) = plt.subplots(2, 1, figsize=(9, 8), sharex=True)
     plotted = set()
-    for path in paths:
-        label = osp.basename(osp.normpath(path))
+    colours = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    styles = ['-', '--', ':', '-.']
+    for run_index, path in enumerate(paths):
+        label = run_label(path)
+        colour = colours[run_index % len(colours)]
         train, val = load_log(path)
         run_keys = keys or sorted({k for e in train for k in e if 'loss' in k})
-        for key in run_keys:
+        for key_index, key in enumerate(run_keys):
             points = [(e['iter'], e[key]) for e in train if key in e]
             if points:
                 xs, ys = zip(*points)
-                ax_loss.plot(xs, ys, label=f'{label}: {key}')
+                ax_loss.plot(xs, ys, color=colour, linestyle=styles[key_index % len(styles)],
+                             label=f'{label}: {key}')
                 plotted.add(key)
         points = [(e['train_iter'], 100.0 * e['mIoU'] if e['mIoU'] <= 1.0 else e['mIoU'])
                   for e in val if 'mIoU' in e]
         if points:
             xs, ys = zip(*points)
-            ax_miou.plot(xs, ys, marker='o', label=label)
+            ax_miou.plot(xs, ys, marker='o', color=colour, label=label)
             plotted.add('mIoU')
     if not plotted:
         plt.close(fig)
@@ -96,11 +111,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('paths', nargs='+', help='run folders or *.log.json files')
     parser.add_argument('--keys', nargs='+', help='loss keys to plot (default: all losses)')
-    parser.add_argument('--out', default='curves.png', help='output PNG')
+    parser.add_argument('--out', default='curves.png',
+                        help='output PNG (default: curves.png in the current folder)')
     parser.add_argument('--title')
     args = parser.parse_args(argv)
     plotted = plot_curves(args.paths, args.out, keys=args.keys, title=args.title)
-    print(f'{args.out}: {", ".join(plotted)}')
+    print(f'curves of {", ".join(plotted)} written to {osp.abspath(args.out)}')
 
 
 if __name__ == '__main__':

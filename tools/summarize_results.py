@@ -14,6 +14,11 @@ mIoU16 for Synthia-source runs (name starting with `syn`): the mean IoU over the
 Synthia labels (without terrain, truck, train), computed from the per-class `IoU.<class>` entries
 of the log; when a log has only `mIoU`, mIoU × 19/16 (SPEC 1: the 3 missing classes have IoU 0).
 The table marks which of the two was used.
+
+A run is incomplete when the iteration it reached (its last train entry or `iter_<N>.pth`) is
+below `runner.max_iters` of the config saved in its folder; incomplete runs are marked in the
+run table and left out of the mean ± std (the experiment table counts them). Runs without a
+saved config are taken as they are.
 """
 import argparse
 import glob
@@ -25,7 +30,7 @@ import re
 import numpy as np
 from prettytable import PrettyTable
 
-__all__ = ['find_runs', 'read_final_val', 'split_run_name', 'miou16', 'summarize', 'main',
+__all__ = ['find_runs', 'read_final_val', 'read_progress', 'split_run_name', 'miou16', 'summarize', 'main',
            'CLASSES', 'SYNTHIA_MISSING']
 
 CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
@@ -69,6 +74,38 @@ def read_final_val(run_dir):
     return last
 
 
+def read_progress(run_dir):
+    """(iteration reached, planned max_iters or None) of a run folder.
+
+    The iteration reached is the largest of the train entries' `iter` and the `iter_<N>.pth`
+    checkpoints; max_iters is read from `runner = dict(..., max_iters=N)` of the config that
+    tools/train.py saved into the folder.
+    """
+    reached = 0
+    for path in glob.glob(osp.join(run_dir, 'iter_*.pth')):
+        match = re.fullmatch(r'iter_(\d+)\.pth', osp.basename(path))
+        if match:
+            reached = max(reached, int(match.group(1)))
+    for path in glob.glob(osp.join(run_dir, '*.log.json')):
+        with open(path) as f:
+            for line in f:
+                if '"train"' in line:
+                    try:
+                        entry = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    if entry.get('mode') == 'train':
+                        reached = max(reached, int(entry.get('iter', 0)))
+    max_iters = None
+    for path in sorted(glob.glob(osp.join(run_dir, '*.py'))):
+        with open(path) as f:
+            match = re.search(r'runner\s*=\s*dict\([^)]*?max_iters\s*=\s*(\d+)', f.read())
+        if match:
+            max_iters = int(match.group(1))
+            break
+    return reached, max_iters
+
+
 def split_run_name(folder_name):
     """(experiment name, seed or None) of a run folder `<yymmdd_HHMM>_<name>_s<seed>_<hex5>`."""
     name = re.sub(r'^\d{6}_\d{4}_', '', folder_name)
@@ -103,25 +140,37 @@ def summarize(root):
     for run_dir in find_runs(root):
         entry = read_final_val(run_dir)
         exp, seed = split_run_name(osp.basename(run_dir))
+        reached, max_iters = read_progress(run_dir)
         row = dict(run=osp.relpath(run_dir, root), experiment=exp, seed=seed,
-                   iter=None, miou=None, miou16=None, miou16_from=None)
+                   iter=None, miou=None, miou16=None, miou16_from=None, reached=reached,
+                   max_iters=max_iters,
+                   complete=None if max_iters is None else reached >= max_iters)
         if entry is not None:
             row.update(iter=entry['train_iter'], miou=_percent(entry['mIoU']))
             if _is_synthia(exp):
                 row['miou16'], row['miou16_from'] = miou16(entry)
         runs.append(row)
-    groups = {}
+    groups, incomplete = {}, {}
     for row in runs:
-        if row['miou'] is not None:
+        if row['miou'] is None:
+            continue
+        if row['complete'] is False:
+            incomplete[row['experiment']] = incomplete.get(row['experiment'], 0) + 1
+            groups.setdefault(row['experiment'], [])
+        else:
             groups.setdefault(row['experiment'], []).append(row)
     experiments = []
     for exp, rows in sorted(groups.items()):
+        if not rows:
+            experiments.append(dict(experiment=exp, seeds=[], n=0, mean=None, std=None,
+                                    mean16=None, std16=None, incomplete=incomplete[exp]))
+            continue
         mious = np.array([r['miou'] for r in rows])
         summary = dict(experiment=exp, seeds=sorted(r['seed'] for r in rows
                                                      if r['seed'] is not None),
                        n=len(rows), mean=float(mious.mean()),
                        std=float(mious.std(ddof=1)) if len(rows) > 1 else None,
-                       mean16=None, std16=None)
+                       mean16=None, std16=None, incomplete=incomplete.get(exp, 0))
         if all(r['miou16'] is not None for r in rows) and _is_synthia(exp):
             m16 = np.array([r['miou16'] for r in rows])
             summary['mean16'] = float(m16.mean())
@@ -136,18 +185,29 @@ def _fmt(value, std=None):
     return f'{value:.2f}' if std is None else f'{value:.2f} ± {std:.2f}'
 
 
+def _status(row):
+    if row['complete'] is None:
+        return 'no saved config'
+    if row['complete']:
+        return 'complete'
+    return f"INCOMPLETE: iteration {row['reached']} of {row['max_iters']}"
+
+
 def make_tables(runs, experiments):
-    run_table = PrettyTable(['run', 'seed', 'iter', 'mIoU', 'mIoU16'])
+    run_table = PrettyTable(['run', 'seed', 'iter', 'mIoU', 'mIoU16', 'status'])
     for r in runs:
         m16 = '-' if r['miou16'] is None else f"{r['miou16']:.2f} ({r['miou16_from']})"
         run_table.add_row([r['run'], '-' if r['seed'] is None else r['seed'],
                            '-' if r['iter'] is None else r['iter'],
-                           _fmt(r['miou']) if r['miou'] is not None else 'no val entry', m16])
+                           _fmt(r['miou']) if r['miou'] is not None else 'no val entry', m16,
+                           _status(r)])
     run_table.align['run'] = 'l'
-    exp_table = PrettyTable(['experiment', 'seeds', 'mIoU (mean ± std)', 'mIoU16 (mean ± std)'])
+    exp_table = PrettyTable(['experiment', 'seeds', 'mIoU (mean ± std)', 'mIoU16 (mean ± std)',
+                             'incomplete runs left out'])
     for e in experiments:
         exp_table.add_row([e['experiment'], ','.join(map(str, e['seeds'])) or e['n'],
-                           _fmt(e['mean'], e['std']), _fmt(e['mean16'], e['std16'])])
+                           _fmt(e['mean'], e['std']), _fmt(e['mean16'], e['std16']),
+                           e.get('incomplete', 0)])
     exp_table.align['experiment'] = 'l'
     return run_table, exp_table
 
@@ -165,13 +225,17 @@ def main(argv=None):
     print(run_table)
     print('Experiments (over seeds; std with ddof=1)')
     print(exp_table)
+    n_incomplete = sum(r['complete'] is False for r in runs)
+    if n_incomplete:
+        print(f'{n_incomplete} incomplete run(s) (marked INCOMPLETE above) are left out of '
+              'mean ± std.')
     if args.csv:
         with open(args.csv, 'w') as f:
-            f.write('experiment,n,mean,std,mean16,std16\n')
+            f.write('experiment,n,mean,std,mean16,std16,incomplete\n')
             for e in experiments:
                 f.write(','.join('' if e[k] is None else str(e[k])
                                  for k in ('experiment', 'n', 'mean', 'std', 'mean16',
-                                           'std16')) + '\n')
+                                           'std16', 'incomplete')) + '\n')
     return runs, experiments
 
 

@@ -13,8 +13,9 @@ import re
 import sys
 
 if __package__ in (None, ''):
-    # Run as a script: make the repository importable like with `python -m tools.test`.
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    # Run as a script: make the repository importable like with `python -m tools.test`, and
+    # the current folder too (as `python -m` does: custom_imports of the user's own modules).
+    sys.path[:0] = [os.getcwd(), osp.dirname(osp.dirname(osp.abspath(__file__)))]
 
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
@@ -26,12 +27,17 @@ from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_te
                         wrap_model)
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
+from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
+                                                set_mixed_precision)
 from mmseg.utils import init_dist  # noqa: E402
 
-__all__ = ['parse_args', 'configure_test', 'main']
+__all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 HRDA_OUTPUTS = ['', 'LR', 'HR', 'ATT']
+# mIoU/mDice/mFscore: CustomDataset.evaluate; cityscapes: the official evaluator
+# (CityscapesDataset only).
+EVAL_METRICS = ('mIoU', 'mDice', 'mFscore', 'cityscapes')
 
 
 def parse_args(args=None):
@@ -75,7 +81,22 @@ def parse_args(args=None):
         parser.error('--out must be a .pkl or .pickle file')
     if not 0 < args.opacity <= 1:
         parser.error(f'--opacity must be in (0, 1], got {args.opacity}')
+    _check_args(parser, args)
     return args
+
+
+def _check_args(parser, args):
+    """Errors that would otherwise come after inference over the whole set."""
+    unknown = [m for m in args.eval or [] if m not in EVAL_METRICS]
+    if unknown:
+        parser.error(f'--eval {" ".join(unknown)}: unknown metric; choose from '
+                     f'{", ".join(EVAL_METRICS)}')
+    if args.hrda_out == 'ATT' and (args.eval or args.format_only):
+        parser.error('--hrda-out ATT outputs the scale attention (values in [0, 1]), not class '
+                     'predictions: it cannot be evaluated or formatted; use it with --show-dir '
+                     '(grey levels) or --out')
+    if args.show_dir and osp.exists(args.show_dir) and not osp.isdir(args.show_dir):
+        parser.error(f'--show-dir {args.show_dir} exists and is not a folder')
 
 
 def _train_crop_size(cfg):
@@ -132,6 +153,8 @@ def configure_test(cfg, args):
 
 def _build_model(cfg, args):
     model = build_segmentor(cfg.model)
+    # mixed_precision = dict(dtype='bfloat16'): inference under autocast, as in training.
+    set_mixed_precision(model, parse_mixed_precision(cfg.get('mixed_precision')))
     if args.hrda_out:
         if not hasattr(model, 'set_hrda_out'):
             raise ValueError(f'--hrda-out {args.hrda_out} needs an HRDA segmentor, but the '
@@ -140,6 +163,22 @@ def _build_model(cfg, args):
     checkpoint = load_segmentor_checkpoint(model, args.checkpoint, map_location='cpu',
                                            revise_keys=[(r'^module\.', '')])
     return model, checkpoint.get('meta', {}) or {}
+
+
+def check_dataset_for_args(dataset, args):
+    """Raise before the first image when the test set cannot give what the flags ask."""
+    if args.eval and getattr(dataset, 'ann_dir', None) is None:
+        raise SystemExit(f'--eval {" ".join(args.eval)}: {type(dataset).__name__} of '
+                         f'{getattr(dataset, "img_dir", "?")} has no labels (no ann_dir; e.g. '
+                         'the test split of ACDC / Dark Zurich): use --format-only')
+    if 'cityscapes' in (args.eval or []):
+        if not hasattr(dataset, 'check_cityscapes_evaluation'):
+            raise SystemExit(f"--eval cityscapes needs a CityscapesDataset test set, the config "
+                             f'gives {type(dataset).__name__}')
+        try:
+            dataset.check_cityscapes_evaluation()
+        except (FileNotFoundError, ValueError) as error:
+            raise SystemExit(f'--eval cityscapes: {error}') from None
 
 
 def _report(args, dataset, outputs):
@@ -173,6 +212,7 @@ def main(args=None):
         init_dist(args.launcher, **cfg.get('dist_params', {}))
 
     dataset = build_dataset(cfg.data.test)
+    check_dataset_for_args(dataset, args)
     data_loader = build_dataloader(dataset, samples_per_gpu=1,
                                    workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
                                    shuffle=False)
@@ -196,6 +236,8 @@ def main(args=None):
                                   args.opacity)
     rank, _ = get_dist_info()
     if rank == 0:
+        if args.show_dir:
+            print(f'\n{len(outputs)} painted image(s) written under {args.show_dir}')
         return _report(args, dataset, outputs)
     return None
 

@@ -14,8 +14,9 @@ import sys
 import time
 
 if __package__ in (None, ''):
-    # Run as a script: make the repository importable like with `python -m tools.train`.
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    # Run as a script: make the repository importable like with `python -m tools.train`, and
+    # the current folder too (as `python -m` does: custom_imports of the user's own modules).
+    sys.path[:0] = [os.getcwd(), osp.dirname(osp.dirname(osp.abspath(__file__)))]
 
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
@@ -80,7 +81,10 @@ def _dataset_paths(data_cfg):
 
 
 def _pretrained_paths(model_cfg):
-    paths = [model_cfg.get('pretrained'), model_cfg.get('backbone', {}).get('pretrained')]
+    backbone = model_cfg.get('backbone', {})
+    # checkpoint_path: the local weights of a TIMMBackbone (foundation-model encoders).
+    paths = [model_cfg.get('pretrained'), backbone.get('pretrained'),
+             backbone.get('checkpoint_path')]
     # 'open-mmlab://...' names are resolved to local files by the backbone itself.
     return [p for p in paths if isinstance(p, str) and '://' not in p]
 
@@ -167,16 +171,17 @@ def main(args=None):
         torch.backends.cudnn.benchmark = True
     distributed = _init_distributed(args, cfg)
 
+    # The seed actually used goes into the config before it is saved into the work_dir.
+    seed = args.seed if args.seed is not None else cfg.get('seed')
+    cfg.seed = seed
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     logger, meta = _make_logger_and_meta(cfg, args.config, timestamp)
     logger.info(f'Distributed training: {distributed}')
 
-    seed = args.seed if args.seed is not None else cfg.get('seed')
     if seed is not None:
         logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
         # Distributed: seed + rank on each process (rank 0 draws as a single-process run).
         set_random_seed(rank_seed(seed), deterministic=args.deterministic)
-    cfg.seed = seed
     meta['seed'] = seed
 
     model = build_train_model(cfg)

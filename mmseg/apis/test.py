@@ -65,6 +65,7 @@ def single_gpu_test(model, data_loader, show=False, out_dir=None, efficient_test
         results.extend(result)
         for _ in range(len(result)):
             prog_bar.update()
+    prog_bar.file.write('\n')  # end the bar's line before the tables that follow
     return results
 
 
@@ -91,6 +92,8 @@ def multi_gpu_test(model, data_loader, tmpdir=None, gpu_collect=False, efficient
         if prog_bar is not None:
             for _ in range(len(result) * world_size):
                 prog_bar.update()
+    if prog_bar is not None:
+        prog_bar.file.write('\n')
     if gpu_collect:
         return collect_results_gpu(results, len(dataset))
     return collect_results_cpu(results, len(dataset), _shared_tmpdir(tmpdir))

@@ -1,4 +1,7 @@
 """Cityscapes (SPEC 1): 19 classes, pseudo-label margins of the UDA target, label-ID export."""
+import os.path as osp
+import tempfile
+
 import numpy as np
 from PIL import Image
 
@@ -90,3 +93,61 @@ class CityscapesDataset(CustomDataset):
         when to_label_id (for the Cityscapes server), else train IDs (ACDC/Dark Zurich)."""
         return super().format_results(results, imgfile_prefix, indices=indices,
                                       to_label_id=to_label_id)
+
+    def label_id_files(self):
+        """The ``*_gtFine_labelIds.png`` file of every image (what the official evaluator reads)."""
+        if self.ann_dir is None:
+            raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
+        suffix = self.seg_map_suffix.replace('labelTrainIds', 'labelIds')
+        return [osp.join(self.ann_dir, info['ann']['seg_map'][:-len(self.seg_map_suffix)] + suffix)
+                for info in self.img_infos]
+
+    def check_cityscapes_evaluation(self):
+        """Raise before inference when ``--eval cityscapes`` cannot run: no labels, or the
+        label-ID files of cityscapesscripts' evaluator are missing (names the first one)."""
+        missing = [path for path in self.label_id_files() if not osp.isfile(path)]
+        if missing:
+            raise FileNotFoundError(
+                f"metric 'cityscapes' needs the label-ID files *_gtFine_labelIds.png beside the "
+                f'train-ID labels; {len(missing)} missing, e.g. {missing[0]}')
+
+    def evaluate(self, results, metric='mIoU', logger=None, imgfile_prefix=None, **kwargs):
+        """As CustomDataset.evaluate, plus metric ``'cityscapes'``: the official evaluator of
+        cityscapesscripts on the predictions written as label-ID PNGs (into ``imgfile_prefix``,
+        a temporary folder by default). Adds ``cityscapes/mIoU`` (class average IoU, fraction)
+        and, where ``*_gtFine_instanceIds.png`` exist (and numpy still has ``in1d``),
+        ``cityscapes/iIoU`` (instance-weighted)."""
+        metrics = [metric] if isinstance(metric, str) else list(metric)
+        eval_results = {}
+        if 'cityscapes' in metrics:
+            metrics.remove('cityscapes')
+            eval_results.update(self._evaluate_cityscapes(results, logger, imgfile_prefix))
+        if metrics:
+            eval_results.update(super().evaluate(results, metrics, logger, **kwargs))
+        return eval_results
+
+    def _evaluate_cityscapes(self, results, logger, imgfile_prefix):
+        import cityscapesscripts.evaluation.evalPixelLevelSemanticLabeling as cs_eval
+        from mmcv.utils import print_log
+        self.check_cityscapes_evaluation()
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            out_dir = imgfile_prefix or tmp_dir
+            self.format_results(results, out_dir, to_label_id=True)
+            gt_files = self.label_id_files()
+            # The instance-weighted iIoU needs *_gtFine_instanceIds.png (real Cityscapes has
+            # them; the toy data does not) and np.in1d, which numpy 2.4 removed; cityscapesscripts'
+            # pixel accuracy needs np.in1d too and is not used.
+            with_instances = hasattr(np, 'in1d') and all(osp.isfile(f.replace('_labelIds.png', '_instanceIds.png'))
+                                 for f in gt_files)
+            cs_eval.args.evalInstLevelScore = with_instances
+            cs_eval.args.predictionPath = osp.abspath(out_dir)
+            cs_eval.args.evalPixelAccuracy = False
+            cs_eval.args.JSONOutput = False
+            cs_eval.args.quiet = True
+            pred_files = [cs_eval.getPrediction(cs_eval.args, gt) for gt in gt_files]
+            print_log('Evaluating with cityscapesscripts (label IDs)', logger=logger)
+            scores = cs_eval.evaluateImgLists(pred_files, gt_files, cs_eval.args)
+        eval_results = {'cityscapes/mIoU': float(scores['averageScoreClasses'])}
+        if with_instances:
+            eval_results['cityscapes/iIoU'] = float(scores['averageScoreInstClasses'])
+        return eval_results

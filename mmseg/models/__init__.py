@@ -4,6 +4,7 @@ from .builder import (BACKBONES, HEADS, LOSSES, MODELS, NECKS, SEGMENTORS, UDA, 
                       build_train_model)
 from .backbones import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .necks import *  # noqa: F401,F403
 from .decode_heads import *  # noqa: F401,F403
 from .segmentors import *  # noqa: F401,F403
 from .uda import *  # noqa: F401,F403

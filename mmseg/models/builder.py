@@ -44,9 +44,15 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
 
 
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
-    """The UDA wrapper when the config has ``uda`` (SPEC 3.1), else the plain segmentor."""
+    """The UDA wrapper when the config has ``uda`` (SPEC 3.1), else the plain segmentor; with
+    the config's ``mixed_precision`` (None / dict(dtype=...)) set on it."""
+    from .utils.mixed_precision import parse_mixed_precision, set_mixed_precision
+    dtype = parse_mixed_precision(cfg.get('mixed_precision'))
     if 'uda' in cfg:
         cfg.uda['model'] = cfg.model
         cfg.uda['max_iters'] = cfg.runner.max_iters
-        return UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
-    return build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
+        model = UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+    else:
+        model = build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
+    # ``mixed_precision = dict(dtype='bfloat16')``: autocast in every segmentor's passes.
+    return set_mixed_precision(model, dtype)

@@ -135,3 +135,20 @@ def test_format_only_without_prefix_writes_beside_the_checkpoint(tmp_path):
     args.eval_options = dict(imgfile_prefix='labelTrainIds', to_label_id=False)
     _report(args, RecordingDataset(), ['pred'])
     assert calls[-1][1] == dict(imgfile_prefix='labelTrainIds', to_label_id=False)
+
+
+def test_progress_bar_ends_its_line(monkeypatch):
+    """Tables printed after the test loop start on a new line (not 'ETA: 0sper class')."""
+    import io
+
+    import mmcv
+    stream = io.StringIO()
+
+    class Bar(mmcv.ProgressBar):
+        def __init__(self, task_num):
+            super().__init__(task_num, file=stream)
+
+    monkeypatch.setattr(mmcv, 'ProgressBar', Bar)
+    single_gpu_test(MMDataParallel(IndexPainter()), _loader(2))
+    out = stream.getvalue()
+    assert out.endswith('\n') and '2/2' in out.splitlines()[-1]

@@ -25,7 +25,9 @@ def _expected(confusion, beta=1):
     label_area, pred_area = confusion.sum(1), confusion.sum(0)
     with np.errstate(divide='ignore', invalid='ignore'):
         precision, recall = tp / pred_area, tp / label_area
-        fscore = (1 + beta ** 2) * precision * recall / (beta ** 2 * precision + recall)
+        # F-beta from the counts: (1 + b²)TP / ((1 + b²)TP + b²FN + FP), 0 when never hit.
+        false_neg, false_pos = label_area - tp, pred_area - tp
+        fscore = (1 + beta ** 2) * tp / ((1 + beta ** 2) * tp + beta ** 2 * false_neg + false_pos)
         return dict(aAcc=tp.sum() / confusion.sum(), IoU=tp / (label_area + pred_area - tp),
                     Acc=recall, Dice=2 * tp / (label_area + pred_area), Precision=precision,
                     Recall=recall, Fscore=fscore)
@@ -109,7 +111,7 @@ def test_each_wrapper_gives_its_own_metrics_and_forwards_label_map_and_reduce_ze
         ret = wrapper(list(preds), list(labels), NUM_CLASSES, 255)
         for key in ('aAcc',) + keys:
             np.testing.assert_allclose(ret[key], expected[key], rtol=1e-12, equal_nan=True)
-    # label [1, 2, 0, 4] reduced → [0, 1, ignore, 3]; then a label_map 3 → 2 on the raw label
+    # label [1, 2, 0, 4] reduced → [0, 1, ignore, 3]; then a label_map on the raw label
     pred, label = np.array([[0, 1, 2, 3]]), np.array([[1, 2, 0, 4]], dtype=np.uint8)
     for wrapper in (mean_iou, mean_dice, mean_fscore):
         ret = wrapper([pred], [label], 4, 255, reduce_zero_label=True)
@@ -119,3 +121,16 @@ def test_each_wrapper_gives_its_own_metrics_and_forwards_label_map_and_reduce_ze
         assert ret['aAcc'] == 0.5
     ret = eval_metrics([pred], [label], 4, 255, ['mIoU'], nan_to_num=-1, reduce_zero_label=True)
     np.testing.assert_array_equal(ret['IoU'], [1, 1, -1, 1])
+
+
+def test_fscore_of_a_class_present_but_never_hit_is_zero_and_equals_dice():
+    """Class 1 is in prediction and label but never at the same pixel: F1 = Dice = 0 (not NaN);
+    class 3 is absent from both: NaN for both."""
+    label = np.array([[0, 0, 1, 1], [2, 2, 0, 0]])
+    pred = np.array([[1, 0, 0, 0], [2, 2, 1, 0]])
+    ret = eval_metrics([pred], [label], 4, 255, metrics=['mDice', 'mFscore'])
+    # By hand: class 0 TP 2, |pred| 4, |label| 4 -> 4/8; class 1 TP 0 -> 0; class 2 TP 2 -> 1.
+    np.testing.assert_allclose(ret['Dice'], [0.5, 0.0, 1.0, np.nan], equal_nan=True)
+    np.testing.assert_allclose(ret['Fscore'], ret['Dice'], rtol=1e-12, equal_nan=True)
+    assert ret['Precision'][1] == 0 and ret['Recall'][1] == 0
+    assert np.nanmean(ret['Fscore']) == pytest.approx(np.nanmean(ret['Dice']))

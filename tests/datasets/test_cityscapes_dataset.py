@@ -114,3 +114,28 @@ def test_synthia_reports_miou16_next_to_miou(tiny_data):
     assert results['mIoU'] == pytest.approx(round(np.nanmean(iou) * 100, 2) / 100)
     assert results['mIoU16'] == pytest.approx(round(np.nanmean(iou[valid]) * 100, 2) / 100)
     assert results['IoU.terrain'] == 0.0 and results['mIoU16'] > results['mIoU']
+
+
+def test_evaluate_cityscapes_official_evaluator_agrees_with_miou(toy_data_root):
+    """--eval cityscapes (cityscapesscripts on label-ID PNGs against *_gtFine_labelIds.png)
+    gives the same class-average IoU as our mIoU on the same predictions (the toy labelIds and
+    labelTrainIds hold the same classes)."""
+    dataset = CityscapesDataset(data_root=str(toy_data_root / 'cityscapes'),
+                                img_dir='leftImg8bit/val', ann_dir='gtFine/val',
+                                pipeline=eval_pipeline(), test_mode=True)
+    rng = np.random.RandomState(0)
+    preds = []
+    for i in range(len(dataset)):
+        gt = dataset.get_gt_seg_map_by_idx(i)
+        noisy = np.where(rng.rand(*gt.shape) < 0.3, rng.randint(0, 19, gt.shape), gt)
+        preds.append(np.where(noisy == 255, 0, noisy).astype(np.int64))
+    ret = dataset.evaluate(preds, ['mIoU', 'cityscapes'])
+    assert 0 < ret['cityscapes/mIoU'] < 1
+    assert ret['cityscapes/mIoU'] == pytest.approx(ret['mIoU'], abs=1e-4)  # mIoU is rounded
+    assert 'cityscapes/iIoU' not in ret  # the toy data has no instance-ID files
+
+
+def test_evaluate_cityscapes_without_label_id_files_names_one(tiny_data):
+    dataset = _val(tiny_data)
+    with pytest.raises(FileNotFoundError, match='_gtFine_labelIds.png'):
+        dataset.check_cityscapes_evaluation()

@@ -241,8 +241,8 @@ def test_newcomer_without_data_gets_one_message(entry_point, tmp_path):
         assert missing in out.stderr, missing
     assert 'Traceback' not in output
     assert '## Datasets and weights' in (REPO / 'README.md').read_text()
-    # Nothing was started: no work_dir (run_experiments only wrote its generated config).
+    # Nothing was started and nothing left behind (run_experiments removes its generated config).
     assert not (tmp_path / 'work_dirs').exists()
-    written = sorted(p.relative_to(tmp_path).parts[0] for p in tmp_path.rglob('*')
-                     if p.is_file())
-    assert written == ([] if entry_point == 'train' else ['generated'])
+    assert [p for p in tmp_path.rglob('*') if p.is_file()] == []
+    if entry_point == 'run_experiments':
+        assert 'The generated configs were removed.' in out.stderr

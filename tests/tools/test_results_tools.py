@@ -97,7 +97,7 @@ def test_summarize_cli_prints_tables(work_dirs, capsys, tmp_path):
     assert 'no val entry' in out
     assert 'x19/16' in out and '(classes)' in out
     lines = csv.read_text().splitlines()
-    assert lines[0] == 'experiment,n,mean,std,mean16,std16'
+    assert lines[0] == 'experiment,n,mean,std,mean16,std16,incomplete'
     assert len(lines) == 4
 
 
@@ -127,3 +127,56 @@ def test_plot_curves_selected_keys_and_errors(work_dirs, tmp_path):
     assert out.stat().st_size > 1000
     with pytest.raises(FileNotFoundError, match='missing_run'):
         plot_curves.plot_curves([str(tmp_path / 'missing_run')], str(out))
+
+
+def test_incomplete_run_is_marked_and_left_out_of_mean_and_std(tmp_path, capsys):
+    """Three seeds planned for 400 iterations; seed 2 stopped at 160 (after an evaluation)."""
+    root = tmp_path / 'local-exp1'
+    for seed, last_iter, miou in ((0, 400, 0.20), (1, 400, 0.30), (2, 160, 0.90)):
+        run = root / f'260101_1200_toygta2toycs_source-only_s{seed}_abcd{seed}'
+        write_log(run, [train_entry(last_iter, 1.0), val_entry(miou)])
+        (run / f'{run.name}.py').write_text(
+            "runner = dict(type='IterBasedRunner', max_iters=400)\nseed = 0\n")
+    runs, experiments = summarize_results.summarize(str(root))
+    by_seed = {r['seed']: r for r in runs}
+    assert [by_seed[s]['complete'] for s in (0, 1, 2)] == [True, True, False]
+    assert (by_seed[2]['reached'], by_seed[2]['max_iters']) == (160, 400)
+    exp, = experiments
+    # By hand over the complete seeds only: mean(20, 30) = 25, sample std = 7.0711.
+    assert exp['seeds'] == [0, 1] and exp['incomplete'] == 1
+    assert exp['mean'] == pytest.approx(25.0) and exp['std'] == pytest.approx(50 ** 0.5)
+    summarize_results.main([str(root)])
+    out = capsys.readouterr().out
+    assert 'INCOMPLETE: iteration 160 of 400' in out
+    assert '1 incomplete run(s) (marked INCOMPLETE above) are left out of mean ± std.' in out
+
+
+def test_checkpoint_counts_as_progress(tmp_path):
+    run = tmp_path / 'run_s0'
+    write_log(run, [train_entry(50, 1.0)])
+    (run / 'iter_100.pth').write_bytes(b'')
+    (run / 'run.py').write_text("runner = dict(type='IterBasedRunner', max_iters=100)\n")
+    assert summarize_results.read_progress(str(run)) == (100, 100)
+
+
+def test_plot_curves_names_runs_by_folder_one_colour_per_run(work_dirs, tmp_path, monkeypatch,
+                                                             capsys):
+    runs = sorted(p for p in work_dirs.iterdir() if 'gta2cs_dacs' in p.name)[:2]
+    figures = []
+    monkeypatch.setattr(plot_curves.plt, 'close', figures.append)
+    monkeypatch.chdir(tmp_path)
+    plot_curves.main([str(r / '20260101_120000.log.json') for r in runs])
+    fig, = figures
+    ax_loss, ax_miou = fig.axes
+    for ax in (ax_loss, ax_miou):
+        for line in ax.get_lines():
+            assert '20260101' not in line.get_label()
+    for run in runs:
+        loss_lines = [ln for ln in ax_loss.get_lines() if ln.get_label().startswith(run.name)]
+        miou_line, = [ln for ln in ax_miou.get_lines() if ln.get_label() == run.name]
+        assert len(loss_lines) == 2  # decode.loss_seg and mix.decode.loss_seg
+        assert {ln.get_color() for ln in loss_lines} == {miou_line.get_color()}
+    colours = {ln.get_color() for ln in ax_miou.get_lines()}
+    assert len(colours) == 2
+    assert f'written to {tmp_path / "curves.png"}' in capsys.readouterr().out
+    assert (tmp_path / 'curves.png').is_file()

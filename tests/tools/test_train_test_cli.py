@@ -114,6 +114,12 @@ def test_configure_test_test_set_and_whole_mode():
      '--opacity must be in (0, 1], got 1.5'),
     (['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'XX'],
      "argument --hrda-out: invalid choice: 'XX'"),
+    (['c.py', 'k.pth', '--eval', 'foo'], '--eval foo: unknown metric; choose from mIoU'),
+    (['c.py', 'k.pth', '--eval', 'mIoU', 'cityscape'], '--eval cityscape: unknown metric'),
+    (['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'ATT'],
+     '--hrda-out ATT outputs the scale attention'),
+    (['c.py', 'k.pth', '--format-only', '--hrda-out', 'ATT'],
+     '--hrda-out ATT outputs the scale attention'),
 ])
 def test_test_cli_rejects_inconsistent_flags(argv, message, capsys):
     from tools.test import parse_args
@@ -122,6 +128,32 @@ def test_test_cli_rejects_inconsistent_flags(argv, message, capsys):
     assert exit_info.value.code == 2
     stderr = capsys.readouterr().err
     assert stderr.startswith('usage:') and message in stderr
+
+
+def test_test_cli_accepts_every_metric_and_explains_unknown_ones(capsys):
+    from tools.test import parse_args
+    args = parse_args(['c.py', 'k.pth', '--eval', 'mIoU', 'mDice', 'mFscore', 'cityscapes'])
+    assert args.eval == ['mIoU', 'mDice', 'mFscore', 'cityscapes']
+    with pytest.raises(SystemExit):
+        parse_args(['c.py', 'k.pth', '--eval', 'foo'])
+    err = capsys.readouterr().err
+    assert '--eval foo: unknown metric; choose from mIoU, mDice, mFscore, cityscapes' in err
+    with pytest.raises(SystemExit):
+        parse_args(['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'ATT'])
+    assert 'scale attention' in capsys.readouterr().err
+
+
+def test_test_cli_checks_the_test_set_before_inference():
+    from types import SimpleNamespace
+
+    from tools.test import check_dataset_for_args, parse_args
+    unlabelled = SimpleNamespace(ann_dir=None, img_dir='data/acdc/rgb_anon/test')
+    with pytest.raises(SystemExit, match='has no labels .* use --format-only'):
+        check_dataset_for_args(unlabelled, parse_args(['c.py', 'k.pth', '--eval', 'mIoU']))
+    labelled = SimpleNamespace(ann_dir='gt/val', img_dir='rgb_anon/val')
+    check_dataset_for_args(labelled, parse_args(['c.py', 'k.pth', '--eval', 'mIoU']))
+    with pytest.raises(SystemExit, match='needs a CityscapesDataset'):
+        check_dataset_for_args(labelled, parse_args(['c.py', 'k.pth', '--eval', 'cityscapes']))
 
 
 def test_test_cli_eval_options_are_typed():
@@ -367,3 +399,40 @@ def test_uda_run_trains_with_its_own_optimizer_step_and_tests_the_student(toy_da
     out = _run([sys.executable, '-m', 'tools.test', str(work_dir / 'toy_gta2cs_mic_daformer.py'),
                 str(work_dir / 'latest.pth'), '--eval', 'mIoU'], cwd=tmp_path)
     assert 'mIoU' in out.stdout
+
+
+def test_saved_config_records_the_seed_given_on_the_command_line(tmp_path, monkeypatch):
+    """`--seed 1` over a config with seed = 0: the config saved into the work_dir says 1."""
+    import tools.train as train_tool
+
+    class Stop(Exception):
+        pass
+
+    def stop(cfg):
+        raise Stop
+    monkeypatch.setattr(train_tool, 'build_train_model', stop)
+    (tmp_path / 'data').mkdir()
+    mmcv.Config(dict(seed=0, model=dict(type='EncoderDecoder'),
+                     data=dict(train=dict(type='X', data_root=str(tmp_path / 'data'))))
+                ).dump(str(tmp_path / 'seeded.py'))
+    with pytest.raises(Stop):
+        train_tool.main([str(tmp_path / 'seeded.py'), '--work-dir', str(tmp_path / 'run'),
+                         '--seed', '1'])
+    assert mmcv.Config.fromfile(str(tmp_path / 'run' / 'seeded.py')).seed == 1
+
+
+def test_script_entry_point_imports_custom_modules_from_the_current_folder(tmp_path):
+    """`python path/to/tools/train.py` run from the user's folder finds custom_imports there
+    (as `python -m` would): the module is imported before the missing-data message."""
+    (tmp_path / 'my_custom_module.py').write_text(
+        "open('imported.txt', 'w').write('yes')\n")
+    mmcv.Config(dict(custom_imports=dict(imports=['my_custom_module'],
+                                         allow_failed_imports=False),
+                     model=dict(type='EncoderDecoder'),
+                     data=dict(train=dict(type='X', data_root='absent_data')))
+                ).dump(str(tmp_path / 'custom.py'))
+    out = subprocess.run([PYTHON, str(REPO / 'tools' / 'train.py'), 'custom.py'], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert out.returncode == 1, out.stderr
+    assert 'absent_data' in out.stderr and 'Traceback' not in out.stderr
+    assert (tmp_path / 'imported.txt').read_text() == 'yes'

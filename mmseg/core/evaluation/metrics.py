@@ -89,6 +89,16 @@ def f_score(precision, recall, beta=1):
     return (1 + beta ** 2) * (precision * recall) / ((beta ** 2 * precision) + recall)
 
 
+def _fscore_from_areas(area_intersect, area_pred_label, area_label, beta=1):
+    """F-beta per class from the areas: (1 + β²)·TP / (β²·|label| + |pred|).
+
+    Equal to f_score(precision, recall) wherever that is defined, but a class present in the
+    prediction or the label with no true positive scores 0 (precision = recall = 0 would give
+    0/0); only a class absent from both is NaN. For β = 1 this is the Dice coefficient.
+    """
+    return (1 + beta ** 2) * area_intersect / (beta ** 2 * area_label + area_pred_label)
+
+
 def _check_metrics(metrics):
     if isinstance(metrics, str):
         metrics = [metrics]
@@ -102,7 +112,8 @@ def total_area_to_metrics(total_area_intersect, total_area_union, total_area_pre
                           total_area_label, metrics=['mIoU'], nan_to_num=None, beta=1):
     """Metrics from summed areas: OrderedDict with aAcc (scalar) and per-class arrays
     IoU/Acc (mIoU), Dice/Acc (mDice), Fscore/Precision/Recall (mFscore). Classes absent from
-    both prediction and label give NaN (or nan_to_num)."""
+    both prediction and label give NaN (or nan_to_num); Fscore of a class present in either but
+    never hit is 0, so F1 equals Dice class by class."""
     metrics = _check_metrics(metrics)
     with np.errstate(divide='ignore', invalid='ignore'):
         ret = OrderedDict(aAcc=total_area_intersect.sum() / total_area_label.sum())
@@ -116,7 +127,8 @@ def total_area_to_metrics(total_area_intersect, total_area_union, total_area_pre
             else:
                 precision = total_area_intersect / total_area_pred_label
                 recall = total_area_intersect / total_area_label
-                ret['Fscore'] = np.array([f_score(p, r, beta) for p, r in zip(precision, recall)])
+                ret['Fscore'] = _fscore_from_areas(total_area_intersect, total_area_pred_label,
+                                                   total_area_label, beta)
                 ret['Precision'] = precision
                 ret['Recall'] = recall
     if nan_to_num is not None:

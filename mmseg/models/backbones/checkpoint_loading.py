@@ -4,8 +4,8 @@ import warnings
 
 import torch
 
-__all__ = ['read_state_dict', 'load_pretrained_weights', 'resolve_pretrained_path',
-           'load_backbone_pretrained']
+__all__ = ['read_state_dict', 'load_pretrained_weights', 'load_state_dict_checked',
+           'resolve_pretrained_path', 'load_backbone_pretrained']
 
 WEIGHTS_HINT = 'see README section "Datasets and weights"'
 # The original names ImageNet weights by open-mmlab:// URLs; nothing is downloaded here, the files
@@ -63,6 +63,15 @@ def load_pretrained_weights(module, path, download_hint, ignored_prefixes=()):
     Returns the list of dropped keys.
     """
     state_dict = read_state_dict(path, download_hint)
+    return load_state_dict_checked(module, state_dict, path, ignored_prefixes)
+
+
+def load_state_dict_checked(module, state_dict, source, ignored_prefixes=()):
+    """Load ``state_dict`` into ``module``, dropping keys that start with ``ignored_prefixes``.
+
+    Any other missing or unexpected key, or a shape mismatch, raises a ValueError naming
+    ``source`` (the file) and listing them. Returns the list of dropped keys.
+    """
     dropped = [k for k in state_dict if k.startswith(tuple(ignored_prefixes))]
     state_dict = {k: v for k, v in state_dict.items() if k not in dropped}
     own = module.state_dict()
@@ -80,11 +89,11 @@ def load_pretrained_weights(module, path, download_hint, ignored_prefixes=()):
                 shown = ', '.join(items[:20]) + (f', ... ({len(items)} in all)'
                                                  if len(items) > 20 else '')
                 problems.append(f'{title}: {shown}')
-        raise ValueError(f'{path} does not fit {type(module).__name__}: ' + '; '.join(problems))
+        raise ValueError(f'{source} does not fit {type(module).__name__}: ' + '; '.join(problems))
     module.load_state_dict(state_dict, strict=not any(
         k.endswith('num_batches_tracked') for k in set(own) - set(state_dict)))
     if dropped:
-        warnings.warn(f'{path}: ignored {len(dropped)} keys not used by the backbone '
+        warnings.warn(f'{source}: ignored {len(dropped)} keys not used by the backbone '
                       f'({", ".join(dropped[:5])})')
     return dropped
 

@@ -8,6 +8,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 from mmcv.runner import BaseModule
 
@@ -134,14 +135,15 @@ class MixVisionTransformer(BaseModule):
     """Four-stage MiT encoder: img B×3×H×W → 4 maps B×C_i×H/s×W/s, s = 4, 8, 16, 32.
 
     ``pretrained`` (a path) is loaded by :meth:`init_weights` / :meth:`load_pretrained`; the
-    weights are SegFormer-initialised at construction.
+    weights are SegFormer-initialised at construction. ``with_cp``: activation checkpointing of
+    every block while training (recomputed in the backward pass: less memory, ~1/3 more time).
     """
 
     def __init__(self, in_chans=3, embed_dims=(64, 128, 256, 512), num_heads=(1, 2, 4, 8),
                  mlp_ratios=(4, 4, 4, 4), qkv_bias=True, qk_scale=None, drop_rate=0.,
                  attn_drop_rate=0., drop_path_rate=0.1, depths=(3, 4, 6, 3),
                  sr_ratios=(8, 4, 2, 1), style=None, pretrained=None, init_cfg=None,
-                 freeze_patch_emb=False):
+                 freeze_patch_emb=False, with_cp=False):
         if init_cfg is not None and init_cfg.get('type') == 'Pretrained':
             if pretrained is not None:
                 raise ValueError('give MixVisionTransformer either pretrained or '
@@ -157,6 +159,7 @@ class MixVisionTransformer(BaseModule):
         self.embed_dims = list(embed_dims)
         self.depths = list(depths)
         self.pretrained = pretrained
+        self.with_cp = with_cp
         # Stochastic depth grows linearly over all blocks of all stages.
         drop_path_rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         stage_in = [in_chans] + list(embed_dims[:-1])
@@ -214,7 +217,10 @@ class MixVisionTransformer(BaseModule):
         for stage in range(1, 5):
             x, h, w = getattr(self, f'patch_embed{stage}')(x)
             for blk in getattr(self, f'block{stage}'):
-                x = blk(x, h, w)
+                if self.with_cp and torch.is_grad_enabled() and self.training:
+                    x = cp.checkpoint(blk, x, h, w, use_reentrant=False)
+                else:
+                    x = blk(x, h, w)
             x = getattr(self, f'norm{stage}')(x)
             x = x.reshape(b, h, w, -1).permute(0, 3, 1, 2).contiguous()
             outs.append(x)

@@ -8,6 +8,7 @@ from mmcv.runner import BaseModule
 from mmseg.ops import resize
 from ..builder import build_loss
 from ..losses import accuracy
+from ..utils.mixed_precision import float32
 
 __all__ = ['BaseDecodeHead']
 
@@ -110,13 +111,16 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     def losses(self, seg_logit, seg_label, seg_weight=None):
         """Cross-entropy and pixel accuracy after resizing the logits to the label size.
 
-        seg_logit: B×C×h×w; seg_label: B×1×H×W long; seg_weight: B×H×W or None.
+        seg_logit: B×C×h×w; seg_label: B×1×H×W long; seg_weight: B×H×W or None. Computed in
+        float32 under mixed precision.
         """
-        seg_logit = resize(seg_logit, size=seg_label.shape[2:], mode='bilinear',
-                           align_corners=self.align_corners)
-        seg_label = seg_label.squeeze(1)
-        loss = dict()
-        loss['loss_seg'] = self.loss_decode(seg_logit, seg_label, weight=seg_weight,
-                                            ignore_index=self.ignore_index)
-        loss['acc_seg'] = accuracy(seg_logit, seg_label, ignore_index=self.ignore_index)
+        seg_logit, full_precision = float32(seg_logit)
+        with full_precision:
+            seg_logit = resize(seg_logit, size=seg_label.shape[2:], mode='bilinear',
+                               align_corners=self.align_corners)
+            seg_label = seg_label.squeeze(1)
+            loss = dict()
+            loss['loss_seg'] = self.loss_decode(seg_logit, seg_label, weight=seg_weight,
+                                                ignore_index=self.ignore_index)
+            loss['acc_seg'] = accuracy(seg_logit, seg_label, ignore_index=self.ignore_index)
         return loss

@@ -9,7 +9,16 @@ import torch
 import torch.distributed as dist
 from mmcv.runner import BaseModule
 
+from ..utils.mixed_precision import autocast
+
 __all__ = ['BaseSegmentor']
+
+
+def attention_to_grey(attention):
+    """H×W×3 uint8 grey image of a float map in [0, 1] (HRDA's scale attention under
+    ``--hrda-out ATT``): grey level = round(255 × value), values clipped to [0, 1]."""
+    grey = np.rint(np.clip(np.asarray(attention, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 class BaseSegmentor(BaseModule, metaclass=ABCMeta):
@@ -21,6 +30,9 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
 
     CLASSES = None
     PALETTE = None
+    # Autocast dtype of the forward passes (None: float32); set from the config's
+    # ``mixed_precision`` by ``build_train_model`` (see mmseg/models/utils/mixed_precision.py).
+    mixed_precision = None
 
     def __init__(self, init_cfg=None):
         super().__init__(init_cfg)
@@ -84,7 +96,8 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
 
     def train_step(self, data_batch, optimizer, **kwargs):
         """One runner iteration: the losses of ``data_batch``; the optimizer hook steps."""
-        losses = self(**data_batch)
+        with autocast(self.mixed_precision, data_batch['img']):
+            losses = self(**data_batch)
         loss, log_vars = self._parse_losses(losses)
         return dict(loss=loss, log_vars=log_vars, num_samples=len(data_batch['img_metas']))
 
@@ -124,17 +137,17 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
                     out_file=None, opacity=0.5):
         """Blend the colour-coded prediction ``result[0]`` (H×W train IDs) over ``img`` (BGR).
 
-        Returns the blended BGR uint8 image when neither shown nor written.
+        A float ``result[0]`` (HRDA's scale attention in [0, 1], ``--hrda-out ATT``) is drawn in
+        grey levels 255 × value instead of palette colours. Returns the blended BGR uint8 image when neither shown nor written.
         """
         if not 0 < opacity <= 1:
             raise ValueError(f'opacity must be in (0, 1], got {opacity}')
         img = mmcv.imread(img).copy()
         seg = np.asarray(result[0])
-        palette = self._resolve_palette(palette, seg)
-        color_seg = np.zeros((*seg.shape[:2], 3), dtype=np.uint8)
-        for label, color in enumerate(palette):
-            color_seg[seg == label] = color
-        color_seg = color_seg[..., ::-1]  # palettes are RGB, images BGR
+        if np.issubdtype(seg.dtype, np.floating):
+            color_seg = attention_to_grey(seg)
+        else:
+            color_seg = self._colorize(seg, palette)
         img = (img * (1 - opacity) + color_seg * opacity).astype(np.uint8)
         if out_file is not None:
             mmcv.imwrite(img, out_file)
@@ -143,6 +156,14 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
         else:
             return img
         return None
+
+    def _colorize(self, seg, palette):
+        """H×W×3 BGR uint8 colour map of the train IDs in ``seg``."""
+        palette = self._resolve_palette(palette, seg)
+        color_seg = np.zeros((*seg.shape[:2], 3), dtype=np.uint8)
+        for label, color in enumerate(palette):
+            color_seg[seg == label] = color
+        return color_seg[..., ::-1]  # palettes are RGB, images BGR
 
     def _resolve_palette(self, palette, seg):
         """The given palette, else ``self.PALETTE``, else a fixed random one (seed 42)."""

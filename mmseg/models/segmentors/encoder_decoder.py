@@ -9,6 +9,8 @@ from mmseg.ops import resize
 from .. import builder
 from ..backbones.checkpoint_loading import load_backbone_pretrained
 from ..builder import SEGMENTORS
+from ..utils.channel_check import check_head_in_channels
+from ..utils.mixed_precision import autocast
 from ..utils.sliding_window import merge_window_logits, slide_window_boxes
 from .base import BaseSegmentor
 
@@ -27,6 +29,8 @@ class EncoderDecoder(BaseSegmentor):
         super().__init__(init_cfg)
         self.backbone = builder.build_backbone(backbone)
         self.neck = builder.build_neck(neck) if neck is not None else None
+        if neck is None:
+            check_head_in_channels(self.backbone, decode_head, 'decode_head')
         self.decode_head = builder.build_head(decode_head)
         self.align_corners = getattr(self.decode_head, 'align_corners', False)
         self.num_classes = self.decode_head.num_classes
@@ -44,6 +48,10 @@ class EncoderDecoder(BaseSegmentor):
             self.auxiliary_head = nn.ModuleList(builder.build_head(cfg) for cfg in auxiliary_head)
         else:
             self.auxiliary_head = builder.build_head(auxiliary_head)
+        if auxiliary_head is not None and self.neck is None:
+            for cfg in auxiliary_head if isinstance(auxiliary_head, (list, tuple)) \
+                    else [auxiliary_head]:
+                check_head_in_channels(self.backbone, cfg, 'auxiliary_head')
 
     def init_weights(self):
         super().init_weights()
@@ -195,10 +203,12 @@ class EncoderDecoder(BaseSegmentor):
         ori_shape = img_meta[0]['ori_shape']
         if any(meta['ori_shape'] != ori_shape for meta in img_meta):
             raise ValueError('all images of a test batch need the same ori_shape')
-        if mode == 'slide':
-            logits = self.slide_inference(img, img_meta, rescale)
-        else:
-            logits = self.whole_inference(img, img_meta, rescale)
+        with autocast(self.mixed_precision, img):
+            if mode == 'slide':
+                logits = self.slide_inference(img, img_meta, rescale)
+            else:
+                logits = self.whole_inference(img, img_meta, rescale)
+        logits = logits.float()  # no-op in float32; softmax and averaging in float32
         output = logits if self._outputs_attention() else F.softmax(logits, dim=1)
         if img_meta[0].get('flip', False):
             direction = img_meta[0].get('flip_direction', 'horizontal')

@@ -1,5 +1,6 @@
 """HRDA segmentor: a low-resolution context crop and a high-resolution detail crop (SPEC 4)."""
 import torch
+import torch.utils.checkpoint as cp
 
 from mmseg.ops import resize
 from ..builder import SEGMENTORS
@@ -22,7 +23,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
     def __init__(self, backbone, decode_head, neck=None, auxiliary_head=None, train_cfg=None,
                  test_cfg=None, pretrained=None, init_cfg=None, scales=[1], hr_crop_size=None,
                  hr_slide_inference=True, hr_slide_overlapping=True, crop_coord_divisible=1,
-                 blur_hr_crop=False, feature_scale=1):
+                 blur_hr_crop=False, feature_scale=1, hr_with_cp=False):
         scales = sorted(scales)
         if len(scales) != 2:
             raise ValueError(f'HRDAEncoderDecoder needs two scales (context, detail), got '
@@ -46,6 +47,8 @@ class HRDAEncoderDecoder(EncoderDecoder):
         self.hr_slide_overlapping = hr_slide_overlapping
         self.crop_coord_divisible = crop_coord_divisible
         self.blur_hr_crop = blur_hr_crop
+        # Activation checkpointing of the detail crop's backbone pass in training (memory).
+        self.hr_with_cp = hr_with_cp
         # Detail crop box of the last training forward, for extract_feat with feature_scale 'all'.
         self.last_train_crop_box = None
 
@@ -132,6 +135,10 @@ class HRDAEncoderDecoder(EncoderDecoder):
                 self.last_train_crop_box = box
                 self.decode_head.set_hr_crop_box(box)
                 scaled = crop(scaled, box)
+                if self.hr_with_cp and torch.is_grad_enabled():
+                    mres_feats.append(cp.checkpoint(self.extract_unscaled_feat, scaled,
+                                                    use_reentrant=False))
+                    continue
             mres_feats.append(self.extract_unscaled_feat(scaled))
         return mres_feats
 

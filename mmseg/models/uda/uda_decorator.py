@@ -8,6 +8,7 @@ from mmseg.core import add_prefix
 from ..builder import UDA, build_segmentor
 from ..segmentors.base import BaseSegmentor
 from ..utils.dacs_transforms import get_mean_std
+from ..utils.mixed_precision import autocast, float32
 from ..utils.visualization import save_image_grid, to_display_image
 
 __all__ = ['UDADecorator', 'check_uda_keys']
@@ -75,10 +76,19 @@ class UDADecorator(BaseSegmentor):
         """zero_grad -> forward_train (backward inside, possibly several times) -> step.
 
         The config sets ``optimizer_config = None`` so that no optimizer hook steps again.
+        Under ``mixed_precision`` the passes run in autocast, the backward passes outside it;
+        float16 scales the losses dynamically (``self.grad_scaler``).
         """
         optimizer.zero_grad()
-        log_vars = self(**data_batch)
-        optimizer.step()
+        if self.mixed_precision == torch.float16 and getattr(self, 'grad_scaler', None) is None:
+            self.grad_scaler = torch.amp.GradScaler(data_batch['img'].device.type)
+        with autocast(self.mixed_precision, data_batch['img']):
+            log_vars = self(**data_batch)
+        if getattr(self, 'grad_scaler', None) is not None:
+            self.grad_scaler.step(optimizer)
+            self.grad_scaler.update()
+        else:
+            optimizer.step()
         log_vars.pop('loss', None)
         return dict(log_vars=log_vars, num_samples=len(data_batch['img_metas']))
 
@@ -99,7 +109,11 @@ class UDADecorator(BaseSegmentor):
         if prefix is not None:
             losses = add_prefix(losses, prefix)
         loss, log_vars = self._parse_losses(losses)
-        loss.backward(retain_graph=retain_graph)
+        loss, full_precision = float32(loss)  # the backward pass runs outside autocast
+        if getattr(self, 'grad_scaler', None) is not None:
+            loss = self.grad_scaler.scale(loss)
+        with full_precision:
+            loss.backward(retain_graph=retain_graph)
         log_vars.pop('loss', None)
         return log_vars
 

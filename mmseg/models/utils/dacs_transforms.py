@@ -7,6 +7,8 @@ import math
 import kornia
 import torch
 
+from .mixed_precision import float32
+
 __all__ = [
     'get_mean_std', 'denorm', 'renorm', 'get_pseudo_label_and_weight',
     'filter_valid_pseudo_region', 'get_class_masks', 'one_mix', 'blur_kernel_size',
@@ -45,7 +47,9 @@ def get_pseudo_label_and_weight(logits, pseudo_threshold):
     logits: B x C x H x W. Returns the label (B x H x W long) and the weight (B x H x W), one
     scalar for the whole batch broadcast to every pixel; all ones when pseudo_threshold is None.
     """
-    probs = torch.softmax(logits.detach(), dim=1)
+    logits, full_precision = float32(logits.detach())  # bf16/fp16 logits under autocast
+    with full_precision:
+        probs = torch.softmax(logits, dim=1)
     confidence, pseudo_label = torch.max(probs, dim=1)
     if pseudo_threshold is None:
         return pseudo_label, torch.ones_like(confidence)

@@ -44,7 +44,7 @@ def masked_feat_dist(feat, feat_ref, mask=None):
     feat, feat_ref: B x C x h x w; mask: B x 1 x h x w bool or None (all pixels). An empty mask
     gives 0 (no thing-class pixel in the batch), not NaN.
     """
-    distance = torch.norm(feat - feat_ref, p=2, dim=1)
+    distance = torch.norm(feat.float() - feat_ref.float(), p=2, dim=1)  # float32 under autocast
     if mask is None:
         return distance.mean()
     selected = distance[mask.squeeze(1)]

@@ -152,6 +152,15 @@ def test_hrda_out_modes_return_context_detail_or_attention(hrda_cfg, monkeypatch
         meta = [dict(ori_shape=(64, 64, 3), img_shape=(64, 64, 3), flip=False)]
         att_map = model.simple_test(img, meta)[0]  # attention values, no softmax / argmax
         np.testing.assert_allclose(att_map, expected_att[0, 0].numpy(), atol=1e-5)
+        # --show-dir draws it in grey levels 255 x attention (not as class indices).
+        background = np.full((64, 64, 3), 77, dtype=np.uint8)
+        drawing = model.show_result(background, [att_map], opacity=1.0)
+        expected_grey = np.rint(255 * expected_att[0, 0].numpy().astype(np.float64))
+        for channel in range(3):
+            assert np.abs(drawing[..., channel].astype(int) - expected_grey).max() <= 1
+        assert drawing.min() > 0  # the old drawing was black: float values matched no class index
+        half = model.show_result(background, [att_map], opacity=0.5)
+        np.testing.assert_allclose(half[..., 0], 0.5 * 77 + 0.5 * expected_grey, atol=1.01)
         model.set_hrda_out('')
         assert torch.allclose(model.encode_decode(img, None),
                               F.interpolate(fused, size=(64, 64), **up), atol=1e-5)

@@ -1,0 +1,1 @@
+from .multilevel_neck import *  # noqa: F401,F403

@@ -1,0 +1,87 @@
+"""tools/benchmark.py: argument handling, config preparation, one tiny iteration (no timing
+assertions: the figures depend on the machine)."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from mmcv.utils import Config
+
+from tools import benchmark
+
+REPO = Path(__file__).resolve().parents[2]
+MIC_HRDA = str(REPO / 'configs/mic/gtaHR2csHR_mic_hrda.py')
+TOY_MIC = str(REPO / 'configs/toy/toy_gta2cs_mic_daformer.py')
+
+
+def test_arguments_and_defaults():
+    args = benchmark.parse_args([MIC_HRDA])
+    assert (args.mode, args.iters, args.warmup, args.device) == ('train', 5, 1, 'cpu')
+    assert args.compare is None and args.options is None and args.json_out is None
+    args = benchmark.parse_args([MIC_HRDA, '--mode', 'test', '--img-scale', '1024', '512',
+                                 '--compare', 'mixed_precision.dtype=bfloat16',
+                                 '--cfg-options', 'uda.imnet_feature_dist_lambda=0'])
+    assert args.img_scale == [1024, 512]
+    assert args.compare == {'mixed_precision.dtype': 'bfloat16'}
+    assert args.options == {'uda.imnet_feature_dist_lambda': 0}
+
+
+@pytest.mark.parametrize('argv', [['--iters', '0'], ['--warmup', '-1'], ['--crop', '8'],
+                                  ['--mode', 'eval'], ['--backbone', 'resnet50']])
+def test_bad_arguments_exit_with_a_message(argv, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args([MIC_HRDA] + argv)
+    assert 'error' in capsys.readouterr().err
+
+
+def test_prepare_config_scales_the_hrda_detail_crop_and_swaps_the_backbone():
+    cfg = benchmark.prepare_config(Config.fromfile(MIC_HRDA), backbone='mit_b0', crop=512,
+                                   options={'uda.imnet_feature_dist_lambda': 0})
+    assert cfg.crop_size == (512, 512)
+    assert list(cfg.model.hr_crop_size) == [256, 256]  # 512 of 1024 in the config
+    assert cfg.model.backbone == dict(type='mit_b0')
+    assert cfg.model.decode_head.in_channels == [32, 64, 160, 256]
+    assert cfg.model.pretrained is None and cfg.uda.imnet_feature_dist_lambda == 0
+    assert benchmark.test_img_scale(cfg) == (2048, 1024)
+    # the original is untouched
+    assert Config.fromfile(MIC_HRDA).model.hr_crop_size == (512, 512)
+
+
+def test_random_train_batch_has_the_config_batch_and_crop():
+    cfg = benchmark.prepare_config(Config.fromfile(TOY_MIC), crop=64)
+    batch = benchmark.random_train_batch(cfg, torch.device('cpu'))
+    assert batch['img'].shape == batch['target_img'].shape == (2, 3, 64, 64)
+    assert batch['gt_semantic_seg'].shape == (2, 1, 64, 64)
+    assert 0 <= batch['gt_semantic_seg'].min() and batch['gt_semantic_seg'].max() < 19
+    assert len(batch['img_metas']) == len(batch['target_img_metas']) == 2
+
+
+def test_summary_of_known_times():
+    summary = benchmark.summarize([3.0, 1.0, 2.0, 10.0], num_images=2, peak_memory_mb=5.0)
+    assert summary['median_s'] == 2.5 and summary['min_s'] == 1.0 and summary['max_s'] == 10.0
+    assert summary['images_per_s'] == pytest.approx(2 / 2.5)
+
+
+def test_one_tiny_train_iteration_with_compare_and_json(tmp_path, capsys):
+    out = tmp_path / 'bench.json'
+    results = benchmark.main([TOY_MIC, '--crop', '64', '--iters', '1', '--warmup', '0',
+                              '--compare', 'mixed_precision.dtype=bfloat16',
+                              '--json', str(out)])
+    captured = capsys.readouterr()
+    assert '[train] base iter 1/1' in captured.err
+    assert '[train] override iter 1/1' in captured.err
+    assert 'ratio override/base' in captured.out
+    saved = json.loads(out.read_text())
+    assert set(saved['settings']) == {'base', 'override'}
+    base = saved['settings']['base']
+    assert base['iters'] == 1 and base['median_s'] > 0 and base['peak_memory_mb'] > 0
+    assert saved['ratio'] == pytest.approx(
+        saved['settings']['override']['median_s'] / base['median_s'])
+    assert results['compare'] == {'mixed_precision.dtype': 'bfloat16'}
+
+
+def test_one_tiny_test_iteration(capsys):
+    results = benchmark.main([TOY_MIC, '--mode', 'test', '--img-scale', '96', '64',
+                              '--iters', '1', '--warmup', '1'])
+    assert results['settings']['base']['iters'] == 1
+    assert '[test] base warm-up 1/1' in capsys.readouterr().err

@@ -1,0 +1,257 @@
+"""Time training iterations and inference of a config on random inputs (no dataset needed).
+
+    python -m tools.benchmark CONFIG [--mode train|test] [--iters N] [--warmup K]
+        [--device cpu|cuda] [--backbone mit_b0] [--crop 512] [--img-scale W H]
+        [--compare KEY=VALUE ...] [--json OUT] [--cfg-options KEY=VALUE ...]
+
+train: one full ``train_step`` of the built training model (the UDA wrapper when the config has
+``uda``: teacher update, source, pseudo-label, mixed and masked steps, optimizer step) on random
+source/target batches of ``data.samples_per_gpu`` images of crop x crop pixels.
+test: ``simple_test`` (the config's test_cfg: whole, slide or HRDA inference) of one random image
+of the test pipeline's img_scale (or --img-scale W H).
+
+Prints one progress line per iteration and a summary: median and spread (min, max) of s/iter,
+images/s (source images per second in train mode) and peak memory (CUDA: max allocated; CPU: the
+process's peak resident set size, which covers everything the process did so far). ``--compare``
+builds a second model with the given overrides and runs base and override alternately, so that a
+shared or throttled machine affects both alike; the ratio override/base of the medians is printed.
+"""
+import argparse
+import copy
+import json
+import os.path as osp
+import resource
+import statistics
+import sys
+import time
+
+if __package__ in (None, ''):
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
+import torch  # noqa: E402
+from mmcv.runner import build_optimizer  # noqa: E402
+from mmcv.utils import Config, DictAction  # noqa: E402
+
+from mmseg.models import build_train_model  # noqa: E402
+
+__all__ = ['parse_args', 'prepare_config', 'Benchmark', 'summarize', 'main']
+
+# Stage widths of the MiT variants, for the decoder's in_channels when --backbone changes them.
+MIT_EMBED_DIMS = {
+    'mit_b0': [32, 64, 160, 256],
+    **{f'mit_b{i}': [64, 128, 320, 512] for i in range(1, 6)},
+}
+
+
+def parse_args(args=None):
+    parser = argparse.ArgumentParser(description='Time training iterations or inference of a '
+                                     'config on random inputs')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--mode', choices=['train', 'test'], default='train')
+    parser.add_argument('--iters', type=int, default=5, help='timed iterations (per setting)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
+    parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
+    parser.add_argument('--backbone', choices=sorted(MIT_EMBED_DIMS),
+                        help='replace the MiT variant (the decoder in_channels follow)')
+    parser.add_argument('--crop', type=int, help='square training crop (default: the '
+                        "config's crop_size); HRDA's detail crop shrinks by the same factor")
+    parser.add_argument('--img-scale', type=int, nargs=2, metavar=('W', 'H'),
+                        help="test image size (default: the test pipeline's img_scale)")
+    parser.add_argument('--compare', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='overrides of a second setting, timed alternately with the base')
+    parser.add_argument('--json', dest='json_out', help='write the results to this JSON file')
+    parser.add_argument('--cfg-options', '--options', nargs='+', action=DictAction,
+                        dest='options', help='override config settings of both settings')
+    args = parser.parse_args(args)
+    if args.iters < 1 or args.warmup < 0:
+        parser.error(f'--iters must be >= 1 and --warmup >= 0, got {args.iters} and '
+                     f'{args.warmup}')
+    if args.crop is not None and args.crop < 32:
+        parser.error(f'--crop must be at least 32 pixels, got {args.crop}')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: no CUDA device is available')
+    return args
+
+
+def config_crop_size(cfg):
+    """(h, w) of the config's training crop: ``crop_size`` or the first RandomCrop of a train
+    pipeline; (512, 512) when neither exists."""
+    if cfg.get('crop_size') is not None:
+        return tuple(cfg.crop_size)
+    train = cfg.get('data', {}).get('train', {})
+    for side in (train, train.get('source', {})):
+        for step in side.get('pipeline', []) or []:
+            if step.get('type') == 'RandomCrop':
+                return tuple(step['crop_size'])
+    return (512, 512)
+
+
+def prepare_config(cfg, backbone=None, crop=None, options=None):
+    """A copy of ``cfg`` ready to build without files: no pretrained weights, the MiT variant
+    ``backbone``, training crop ``crop`` (HRDA's hr_crop_size scaled alike) and ``options``."""
+    cfg = copy.deepcopy(cfg)
+    if options:
+        cfg.merge_from_dict(options)
+    model = cfg.model
+    model.pretrained = None
+    model.backbone.pop('pretrained', None)
+    model.backbone.pop('init_cfg', None)
+    if backbone is not None:
+        model.backbone = dict(type=backbone)
+        for head in ('decode_head', 'auxiliary_head'):
+            if model.get(head) is not None and isinstance(model[head].get('in_channels'), list):
+                model[head].in_channels = list(MIT_EMBED_DIMS[backbone])
+    crop_h, crop_w = config_crop_size(cfg)
+    if crop is not None:
+        if model.get('hr_crop_size') is not None:
+            model.hr_crop_size = [side * crop // crop_h for side in model.hr_crop_size]
+        crop_h = crop_w = crop
+    cfg.crop_size = (crop_h, crop_w)
+    cfg.model.train_cfg = cfg.model.get('train_cfg') or {}
+    cfg.model.train_cfg.pop('work_dir', None)  # no debug images
+    if cfg.get('runner') is None:
+        cfg.runner = dict(type='IterBasedRunner', max_iters=40000)
+    return cfg
+
+
+def test_img_scale(cfg):
+    """(w, h) of the test pipeline's MultiScaleFlipAug (or Resize) img_scale; else 1024x512."""
+    pipeline = cfg.get('data', {}).get('test', {}).get('pipeline') or cfg.get('test_pipeline')
+    for step in pipeline or []:
+        if step.get('type') in ('MultiScaleFlipAug', 'Resize') and step.get('img_scale'):
+            scale = step['img_scale']
+            return tuple(scale[0] if isinstance(scale, list) else scale)
+    return (1024, 512)
+
+
+def _img_metas(batch_size, height, width, norm_cfg):
+    return [dict(ori_shape=(height, width, 3), img_shape=(height, width, 3),
+                 pad_shape=(height, width, 3), scale_factor=1.0, flip=False,
+                 img_norm_cfg=norm_cfg, filename=f'random_{i}.png')
+            for i in range(batch_size)]
+
+
+def random_train_batch(cfg, device, seed=0):
+    """Random source/target batches of the config's samples_per_gpu and crop_size."""
+    generator = torch.Generator().manual_seed(seed)
+    batch_size = cfg.data.get('samples_per_gpu', 2)
+    height, width = cfg.crop_size
+    num_classes = cfg.model.decode_head.get('num_classes', 19)
+    norm_cfg = dict(cfg.get('img_norm_cfg') or dict(mean=[123.675, 116.28, 103.53],
+                                                    std=[58.395, 57.12, 57.375], to_rgb=True))
+    metas = _img_metas(batch_size, height, width, norm_cfg)
+    batch = dict(
+        img=torch.randn(batch_size, 3, height, width, generator=generator),
+        img_metas=metas,
+        gt_semantic_seg=torch.randint(0, num_classes, (batch_size, 1, height, width),
+                                      generator=generator))
+    if 'uda' in cfg:
+        batch.update(target_img=torch.randn(batch_size, 3, height, width, generator=generator),
+                     target_img_metas=copy.deepcopy(metas))
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+class Benchmark:
+    """One setting (model + inputs) whose ``step()`` runs one timed iteration."""
+
+    def __init__(self, cfg, mode, device, img_scale=None):
+        self.mode = mode
+        self.device = torch.device(device)
+        self.model = build_train_model(cfg).to(self.device)
+        if mode == 'train':
+            self.model.train()
+            self.optimizer = build_optimizer(self.model, cfg.optimizer)
+            self.batch = random_train_batch(cfg, self.device)
+            self.num_images = self.batch['img'].shape[0]
+        else:
+            self.model.eval()
+            width, height = img_scale or test_img_scale(cfg)
+            generator = torch.Generator().manual_seed(0)
+            self.img = torch.randn(1, 3, height, width, generator=generator).to(self.device)
+            self.metas = _img_metas(1, height, width, dict(cfg.get('img_norm_cfg') or {}))
+            self.num_images = 1
+        self.times = []
+        self.peak_memory_mb = 0.0
+
+    def step(self):
+        """Run and time one iteration (seconds)."""
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        start = time.perf_counter()
+        if self.mode == 'train':
+            self.model.train_step(self.batch, self.optimizer)
+        else:
+            with torch.no_grad():
+                self.model.simple_test(self.img, self.metas, rescale=True)
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device) / 2**20
+        else:
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+        self.peak_memory_mb = max(self.peak_memory_mb, peak)
+        return time.perf_counter() - start
+
+
+def summarize(times, num_images, peak_memory_mb):
+    """Median / min / max s/iter, images/s of the median and peak memory of timed iterations."""
+    median = statistics.median(times)
+    return dict(iters=len(times), median_s=median, min_s=min(times), max_s=max(times),
+                images_per_s=num_images / median, peak_memory_mb=peak_memory_mb,
+                times_s=list(times))
+
+
+def _format(name, summary, device):
+    memory = 'CUDA max allocated' if device == 'cuda' else 'CPU peak RSS (process)'
+    return (f'{name}: {summary["median_s"]:.3f} s/iter median (min {summary["min_s"]:.3f}, '
+            f'max {summary["max_s"]:.3f}, {summary["iters"]} iters), '
+            f'{summary["images_per_s"]:.3f} images/s, {memory} '
+            f'{summary["peak_memory_mb"]:.0f} MiB')
+
+
+def run(benches, iters, warmup, log=print):
+    """Alternate the settings ``benches`` ({name: Benchmark}) for warmup + iters rounds."""
+    for i in range(warmup + iters):
+        for name, bench in benches.items():
+            seconds = bench.step()
+            timed = i >= warmup
+            if timed:
+                bench.times.append(seconds)
+            label = f'iter {i - warmup + 1}/{iters}' if timed else f'warm-up {i + 1}/{warmup}'
+            log(f'[{bench.mode}] {name} {label}: {seconds:.3f} s', file=sys.stderr, flush=True)
+    return {name: summarize(b.times, b.num_images, b.peak_memory_mb)
+            for name, b in benches.items()}
+
+
+def main(args=None):
+    """Run the benchmark as on the command line; returns the results dict."""
+    args = parse_args(args)
+    base_cfg = Config.fromfile(args.config)
+    settings = {'base': args.options or {}}
+    if args.compare:
+        settings['override'] = {**(args.options or {}), **args.compare}
+    benches = {}
+    for name, options in settings.items():
+        cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
+        torch.manual_seed(0)
+        benches[name] = Benchmark(cfg, args.mode, args.device, args.img_scale)
+    results = dict(config=args.config, mode=args.mode, device=args.device,
+                   backbone=args.backbone, crop=args.crop, compare=args.compare,
+                   cfg_options=args.options,
+                   settings=run(benches, args.iters, args.warmup))
+    for name, summary in results['settings'].items():
+        print(_format(name, summary, args.device))
+    if args.compare:
+        ratio = (results['settings']['override']['median_s'] /
+                 results['settings']['base']['median_s'])
+        results['ratio'] = ratio
+        print(f'ratio override/base (median s/iter): {ratio:.3f}  ({args.compare})')
+    if args.json_out:
+        with open(args.json_out, 'w') as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+if __name__ == '__main__':
+    main()

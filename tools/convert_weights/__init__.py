@@ -1,0 +1,1 @@
+"""Weight converters: checkpoints of other layouts into the layouts mic-seg loads."""
