@@ -171,6 +171,81 @@ def test_hrda_and_daformer_configs():
     assert tuple(daf.data.train.source.pipeline[2].img_scale) == (1280, 720)
 
 
+# The resolved types of each runnable config, written out from the paper's set-ups (README,
+# Configs): segmentor, backbone, decode head (single-scale head of HRDA), UDA method, and the
+# train / val datasets (UDA source and target).
+RUNNABLE_CONFIG_TYPES = {
+    'mic/gtaHR2csHR_mic_hrda.py': ('HRDAEncoderDecoder', 'mit_b5', 'HRDAHead', 'DAFormerHead',
+                                   'DACS', ('GTADataset', 'CityscapesDataset')),
+    'hrda/gtaHR2csHR_hrda.py': ('HRDAEncoderDecoder', 'mit_b5', 'HRDAHead', 'DAFormerHead',
+                                'DACS', ('GTADataset', 'CityscapesDataset')),
+    'daformer/gta2cs_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py': (
+        'EncoderDecoder', 'mit_b5', 'DAFormerHead', None, 'DACS',
+        ('GTADataset', 'CityscapesDataset')),
+    'toy/toy_gta2cs_mic_daformer.py': ('EncoderDecoder', 'MixVisionTransformer', 'DAFormerHead',
+                                       None, 'DACS', ('GTADataset', 'CityscapesDataset')),
+    'toy/toy_gta2cs_daformer.py': ('EncoderDecoder', 'MixVisionTransformer', 'DAFormerHead',
+                                   None, 'DACS', ('GTADataset', 'CityscapesDataset')),
+    'toy/toy_gta2cs_source_only.py': ('EncoderDecoder', 'MixVisionTransformer', 'DAFormerHead',
+                                      None, None, 'GTADataset'),
+    'toy/toy_cs_oracle.py': ('EncoderDecoder', 'MixVisionTransformer', 'DAFormerHead', None,
+                             None, 'CityscapesDataset'),
+}
+TINY_MIT = dict(type='MixVisionTransformer', embed_dims=[8, 16, 32, 64], num_heads=[1, 1, 2, 4],
+                depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1])
+
+
+def _on_toy_data(dataset_cfg, toy_root):
+    """The dataset config with its data_root moved to the generated toy data (same layout)."""
+    dataset_cfg = copy.deepcopy(dataset_cfg)
+    if dataset_cfg.type == 'UDADataset':
+        dataset_cfg.source = _on_toy_data(dataset_cfg.source, toy_root)
+        dataset_cfg.target = _on_toy_data(dataset_cfg.target, toy_root)
+        if 'rare_class_sampling' in dataset_cfg:  # 128×64 toy images hold few pixels a class
+            dataset_cfg.rare_class_sampling.min_pixels = 0
+        return dataset_cfg
+    folder = 'gta' if dataset_cfg.type == 'GTADataset' else 'cityscapes'
+    dataset_cfg.data_root = str(toy_root / folder)
+    return dataset_cfg
+
+
+@pytest.mark.parametrize('rel', sorted(RUNNABLE_CONFIG_TYPES))
+def test_runnable_configs_resolve_to_the_expected_types_and_build(rel, toy_data_root):
+    from mmseg.datasets import build_dataset
+    from mmseg.models import build_train_model
+    segmentor, backbone, head, single_head, uda, train_data = RUNNABLE_CONFIG_TYPES[rel]
+    cfg = Config.fromfile(osp.join(CONFIGS, rel))
+    assert (cfg.model.type, cfg.model.backbone.type, cfg.model.decode_head.type) == \
+        (segmentor, backbone, head)
+    assert cfg.model.decode_head.get('single_scale_head') == single_head
+    assert cfg.get('uda', {}).get('type') == uda
+    if isinstance(train_data, tuple):
+        assert cfg.data.train.type == 'UDADataset'
+        assert (cfg.data.train.source.type, cfg.data.train.target.type) == train_data
+    else:
+        assert cfg.data.train.type == train_data
+    assert cfg.data.val.type == cfg.data.test.type == 'CityscapesDataset'
+    # Build the whole training model (UDA keys included) on the tiny MiT, and the datasets.
+    cfg.model.pretrained = None
+    cfg.model.backbone = copy.deepcopy(TINY_MIT)
+    cfg.model.decode_head.in_channels = TINY_MIT['embed_dims']
+    model = build_train_model(copy.deepcopy(cfg))
+    built = model.get_model() if uda else model
+    assert type(model).__name__ == (uda or segmentor)
+    assert (type(built).__name__, type(built.decode_head).__name__) == (segmentor, head)
+    if single_head:
+        assert type(built.decode_head.head).__name__ == single_head
+    train = build_dataset(_on_toy_data(cfg.data.train, toy_data_root))
+    assert len(train) > 0
+    if uda:
+        assert (type(train.source).__name__, type(train.target).__name__) == train_data
+        assert train.rcs_enabled == ('rare_class_sampling' in cfg.data.train)
+    else:
+        assert type(train).__name__ == train_data
+    val = build_dataset(_on_toy_data(cfg.data.val, toy_data_root))
+    assert type(val).__name__ == 'CityscapesDataset' and len(val) == 3
+
+
 def _n_params(module):
     return sum(p.numel() for p in module.parameters())
 

@@ -103,6 +103,26 @@ def test_bad_arguments_are_named():
         total_intersect_and_union([pred, pred], [label], NUM_CLASSES, 255)
 
 
+def test_each_wrapper_gives_its_own_metrics_and_forwards_label_map_and_reduce_zero_label():
+    preds, labels = zip(*[_random_pair(seed) for seed in range(2)])
+    expected = _expected(_confusion(preds, labels))
+    for wrapper, keys in ((mean_iou, ('IoU', 'Acc')), (mean_dice, ('Dice', 'Acc')),
+                          (mean_fscore, ('Fscore', 'Precision', 'Recall'))):
+        ret = wrapper(list(preds), list(labels), NUM_CLASSES, 255)
+        for key in ('aAcc',) + keys:
+            np.testing.assert_allclose(ret[key], expected[key], rtol=1e-12, equal_nan=True)
+    # label [1, 2, 0, 4] reduced → [0, 1, ignore, 3]; then a label_map on the raw label
+    pred, label = np.array([[0, 1, 2, 3]]), np.array([[1, 2, 0, 4]], dtype=np.uint8)
+    for wrapper in (mean_iou, mean_dice, mean_fscore):
+        ret = wrapper([pred], [label], 4, 255, reduce_zero_label=True)
+        assert ret['aAcc'] == 1.0  # 3 valid pixels, all right
+        ret = wrapper([pred], [label], 4, 255, label_map={4: 3, 1: 0})
+        # raw label with 4 → 3 and 1 → 0: [0, 2, 0, 3] against [0, 1, 2, 3]: 2 of 4 right
+        assert ret['aAcc'] == 0.5
+    ret = eval_metrics([pred], [label], 4, 255, ['mIoU'], nan_to_num=-1, reduce_zero_label=True)
+    np.testing.assert_array_equal(ret['IoU'], [1, 1, -1, 1])
+
+
 def test_fscore_of_a_class_present_but_never_hit_is_zero_and_equals_dice():
     """Class 1 is in prediction and label but never at the same pixel: F1 = Dice = 0 (not NaN);
     class 3 is absent from both: NaN for both."""

@@ -70,6 +70,12 @@ def test_rcs_fails_clearly_when_a_class_has_no_candidate(tiny_data):
                            target=_target_cfg(tiny_data),
                            rare_class_sampling=dict(min_pixels=150, class_temp=0.01,
                                                     min_crop_ratio=0.5)))
+    # Exactly min_pixels is not enough: a candidate needs strictly more (128 > 128 is false).
+    with pytest.raises(ValueError, match='class 18 .*min_pixels=128'):
+        build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
+                           target=_target_cfg(tiny_data),
+                           rare_class_sampling=dict(min_pixels=128, class_temp=0.01,
+                                                    min_crop_ratio=0.5)))
     with pytest.raises(KeyError, match='min_crop_ratio'):
         build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
                            target=_target_cfg(tiny_data),
@@ -136,22 +142,78 @@ def test_rcs_redraws_crops_until_the_class_is_visible(tiny_data):
     assert len(records) == 1
 
 
-def test_rcs_draws_classes_by_probability(tiny_data, monkeypatch):
-    dataset = _rcs_dataset(tiny_data, min_crop_ratio=0)
-    drawn = []
-    real_choice = np.random.choice
+class _IndexDataset:
+    """A stand-in dataset whose samples only say which index was loaded."""
 
-    def recording_choice(values, *args, **kwargs):
-        out = real_choice(values, *args, **kwargs)
-        drawn.append((list(values), kwargs.get('p'), out))
-        return out
+    def __init__(self, length):
+        self.length = length
 
-    monkeypatch.setattr(np.random, 'choice', recording_choice)
-    dataset[0]
-    classes, probs, c = drawn[0]
-    assert classes == dataset.rcs_classes
-    np.testing.assert_allclose(probs, dataset.rcs_classprob)
-    assert drawn[1][0] == dataset.samples_with_class[c]  # then a file among c's candidates
+    def __getitem__(self, idx):
+        return dict(idx=idx, img=None, img_metas=None)
+
+    def __len__(self):
+        return self.length
+
+
+def _hand_rcs_probs(tiny_data, temperature):
+    """P(c) = softmax((1 - f_c) / T) over the GTA classes, from the label arrays themselves."""
+    counts = {}
+    for (name, _), label in tiny_data.labels.items():
+        if name == 'gta':
+            for c in np.unique(label[label != 255]):
+                counts[int(c)] = counts.get(int(c), 0) + int(np.sum(label == c))
+    total = sum(counts.values())
+    weights = {c: math.exp((1 - n / total) / temperature) for c, n in counts.items()}
+    return {c: w / sum(weights.values()) for c, w in weights.items()}
+
+
+def _draw_sources(dataset, num_draws, seed):
+    dataset.source, dataset.target = _IndexDataset(3), _IndexDataset(2)
+    np.random.seed(seed)
+    return np.bincount([dataset[0]['idx'] for _ in range(num_draws)], minlength=3) / num_draws
+
+
+def _assert_frequencies(observed, expected, num_draws):
+    # 4.5 binomial standard deviations: a seeded draw, so the test is deterministic.
+    for obs, p in zip(observed, expected):
+        assert abs(obs - p) <= 4.5 * math.sqrt(p * (1 - p) / num_draws) + 1e-9, (observed,
+                                                                               expected)
+
+
+def test_rcs_draws_classes_with_the_hand_computed_probabilities(tiny_data):
+    # Temperature 0.1 spreads the draws over all 7 classes (0.01 picks class 18 ~always).
+    dataset = build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
+                                 target=_target_cfg(tiny_data),
+                                 rare_class_sampling=dict(min_pixels=100, class_temp=0.1,
+                                                          min_crop_ratio=0)))
+    probs = _hand_rcs_probs(tiny_data, 0.1)
+    assert sorted(probs) == sorted(dataset.rcs_classes)
+    # Classes: one pseudo-file per class, so the loaded index is the drawn class.
+    classes = sorted(probs)
+    dataset.samples_with_class = {c: [f'file_of_{c}'] for c in classes}
+    dataset.file_to_idx = {f'file_of_{c}': i for i, c in enumerate(classes)}
+    dataset.source, dataset.target = _IndexDataset(len(classes)), _IndexDataset(2)
+    np.random.seed(0)
+    num_draws = 3000
+    drawn = np.bincount([dataset[0]['idx'] for _ in range(num_draws)], minlength=len(classes))
+    _assert_frequencies(drawn / num_draws, [probs[c] for c in classes], num_draws)
+
+
+def test_rcs_draws_files_holding_more_than_min_pixels_of_the_class(tiny_data):
+    dataset = build_dataset(dict(type='UDADataset', source=_source_cfg(tiny_data),
+                                 target=_target_cfg(tiny_data),
+                                 rare_class_sampling=dict(min_pixels=100, class_temp=0.1,
+                                                          min_crop_ratio=0)))
+    probs = _hand_rcs_probs(tiny_data, 0.1)
+    # P(file) = sum over classes of P(c) / (number of files with > 100 px of c) if it has them.
+    expected = np.zeros(3)
+    for c, p in probs.items():
+        files = [i for i in range(3)
+                 if np.sum(tiny_data.labels[('gta', f'{i:05d}')] == c) > 100]
+        for i in files:
+            expected[i] += p / len(files)
+    num_draws = 3000
+    _assert_frequencies(_draw_sources(dataset, num_draws, seed=1), expected, num_draws)
 
 
 def test_sync_crop_uses_one_box_for_source_and_target(tiny_data):
@@ -172,7 +234,8 @@ def test_sync_crop_uses_one_box_for_source_and_target(tiny_data):
         assert tuple(item['gt_semantic_seg'].data.shape) == (1, 16, 24)
         assert tuple(item['valid_pseudo_mask'].data.shape) == (1, 16, 24)
         assert torch.equal(item['img'].data, item['target_img'].data)
-        assert item['img_metas'].data['img_shape'] == (16, 24, 3)
+        for meta in (item['img_metas'].data, item['target_img_metas'].data):
+            assert meta['img_shape'] == meta['pad_shape'] == (16, 24, 3)
 
 
 def test_dataloader_batches_uda_samples(tiny_data):

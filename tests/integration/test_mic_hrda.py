@@ -3,6 +3,7 @@ and UDA checkpoint layout, released checkpoints load, a MiT-B0 version predicts 
 trains on toy data and is tested with --hrda-out, and a newcomer without data gets one message."""
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -193,8 +194,21 @@ def test_test_cli_evaluates_and_draws_fused_context_detail_and_attention(
     assert 'mIoU' in out.stdout and 'road' in out.stdout
     for mode in ('LR', 'HR', 'ATT'):
         _run([PYTHON, '-m', 'tools.test', config, checkpoint, '--hrda-out', mode,
-              '--show-dir', tmp_path / mode])
+              '--show-dir', tmp_path / mode, '--out', tmp_path / f'{mode}.pkl'])
     images = _val_images(toy_data_root)
+    # The context-only and detail-only predictions of the CLI are the in-process ones.
+    from mmseg.apis import inference_segmentor, init_segmentor
+    model = init_segmentor(str(config), str(checkpoint), device='cpu')
+    for mode in ('LR', 'HR'):
+        model.set_hrda_out(mode)
+        with open(tmp_path / f'{mode}.pkl', 'rb') as f:
+            cli_preds = pickle.load(f)
+        assert len(cli_preds) == len(images)
+        for pred, image in zip(cli_preds, images):
+            expected = inference_segmentor(model, str(image))[0]
+            # A 2-iteration network has near-tied logits: allow a few pixels of float noise.
+            assert pred.shape == expected.shape
+            assert (pred == expected).mean() >= 0.99, (mode, image, (pred == expected).mean())
     drawings = {}
     for mode in ('fused', 'LR', 'HR', 'ATT'):
         drawn = sorted((tmp_path / mode).rglob('*.png'))

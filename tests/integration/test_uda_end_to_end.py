@@ -7,6 +7,7 @@ state-dict layout, and that tools/test.py evaluates the checkpoint.
 """
 import json
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -17,6 +18,9 @@ import mmcv
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+
+from mmseg.core.evaluation import eval_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = REPO / 'configs' / '_base_'
@@ -278,8 +282,17 @@ def test_one_uda_iteration_logs_saves_and_evaluates(case, toy_data_root, tiny_mi
         assert keys == (discriminator_keys() if prefix.startswith('model_D') else seg_keys), prefix
 
     # tools/test.py loads the student of the UDA checkpoint and evaluates it.
-    metrics = test_main([str(config), str(work_dir / 'iter_1.pth'), '--eval', 'mIoU'])
-    assert 0 <= metrics['mIoU'] <= 1
+    metrics = test_main([str(config), str(work_dir / 'iter_1.pth'), '--eval', 'mIoU',
+                         '--out', str(tmp_path / 'preds.pkl')])
+    # ... and its mIoU is eval_metrics' on the written predictions (rounded to 0.01 %).
+    with open(tmp_path / 'preds.pkl', 'rb') as f:
+        preds = pickle.load(f)
+    labels = [np.array(Image.open(path)) for path in sorted(
+        (toy_data_root / 'cityscapes/gtFine/val').rglob('*_gtFine_labelTrainIds.png'))]
+    assert len(preds) == len(labels) > 0
+    iou = eval_metrics(preds, labels, 19, 255, ['mIoU'])['IoU']
+    assert metrics['mIoU'] == pytest.approx(round(float(np.nanmean(iou)) * 100, 2) / 100,
+                                            abs=1e-9)
 
 
 @pytest.mark.slow

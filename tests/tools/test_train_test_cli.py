@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmseg.core.evaluation import eval_metrics
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 CITYSCAPES_PALETTE = [  # SPEC 0, RGB
@@ -103,22 +105,29 @@ def test_configure_test_test_set_and_whole_mode():
     assert cfg.model.test_cfg.mode == 'whole'
 
 
-@pytest.mark.parametrize('argv', [
-    ['c.py', 'k.pth'],  # nothing to do
-    ['c.py', 'k.pth', '--eval', 'mIoU', '--format-only'],
-    ['c.py', 'k.pth', '--out', 'results.json'],
-    ['c.py', 'k.pth', '--show-dir', 'd', '--opacity', '1.5'],
-    ['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'XX'],
-    ['c.py', 'k.pth', '--eval', 'foo'],
-    ['c.py', 'k.pth', '--eval', 'mIoU', 'cityscape'],
-    ['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'ATT'],
-    ['c.py', 'k.pth', '--format-only', '--hrda-out', 'ATT'],
+@pytest.mark.parametrize('argv,message', [
+    (['c.py', 'k.pth'], 'choose at least one of --out, --eval, --format-only'),
+    (['c.py', 'k.pth', '--eval', 'mIoU', '--format-only'],
+     '--eval and --format-only cannot be both specified'),
+    (['c.py', 'k.pth', '--out', 'results.json'], '--out must be a .pkl or .pickle file'),
+    (['c.py', 'k.pth', '--show-dir', 'd', '--opacity', '1.5'],
+     '--opacity must be in (0, 1], got 1.5'),
+    (['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'XX'],
+     "argument --hrda-out: invalid choice: 'XX'"),
+    (['c.py', 'k.pth', '--eval', 'foo'], '--eval foo: unknown metric; choose from mIoU'),
+    (['c.py', 'k.pth', '--eval', 'mIoU', 'cityscape'], '--eval cityscape: unknown metric'),
+    (['c.py', 'k.pth', '--eval', 'mIoU', '--hrda-out', 'ATT'],
+     '--hrda-out ATT outputs the scale attention'),
+    (['c.py', 'k.pth', '--format-only', '--hrda-out', 'ATT'],
+     '--hrda-out ATT outputs the scale attention'),
 ])
-def test_test_cli_rejects_inconsistent_flags(argv, capsys):
+def test_test_cli_rejects_inconsistent_flags(argv, message, capsys):
     from tools.test import parse_args
     with pytest.raises(SystemExit) as exit_info:
         parse_args(argv)
     assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err
+    assert stderr.startswith('usage:') and message in stderr
 
 
 def test_test_cli_accepts_every_metric_and_explains_unknown_ones(capsys):
@@ -259,6 +268,14 @@ def trained_run(toy_data_root, tmp_path_factory):
     return config, work_dir
 
 
+def _printed_summary(stdout):
+    """{column: value} of the last summary table (aAcc | mIoU | mAcc) that tools/test prints."""
+    rows = [[cell.strip() for cell in line.strip().strip('|').split('|')]
+            for line in stdout.splitlines()]
+    header = max(i for i, cells in enumerate(rows) if cells[0] == 'aAcc')
+    return dict(zip(rows[header], map(float, rows[header + 2])))
+
+
 def _val_images(toy_data_root):
     return sorted((toy_data_root / 'cityscapes/leftImg8bit/val').rglob('*_leftImg8bit.png'))
 
@@ -306,6 +323,12 @@ def test_test_cli_evaluates_and_draws_one_image_per_val_image(trained_run, toy_d
         rgb = np.array(Image.open(drawing).convert('RGB'))
         assert rgb.shape[:2] == pred.shape == Image.open(image).size[::-1]
         assert np.array_equal(rgb, palette[pred].astype(np.uint8))
+    # The printed mIoU is eval_metrics' on the written predictions and the val labels.
+    labels = [np.array(Image.open(str(image).replace('leftImg8bit', 'gtFine').replace(
+        '_gtFine.png', '_gtFine_labelTrainIds.png'))) for image in images]
+    iou = eval_metrics(preds, labels, 19, 255, ['mIoU'])['IoU']
+    assert _printed_summary(out.stdout)['mIoU'] == pytest.approx(
+        round(float(np.nanmean(iou)) * 100, 2), abs=1e-6)
 
 
 @pytest.mark.slow

@@ -53,3 +53,30 @@ def test_merge_rejects_uncovered_pixels_and_wrong_sizes():
         merge_window_logits(torch.zeros(1, 1, 4, 4), [(0, 4, 0, 4)], (4, 8))
     with pytest.raises(ValueError, match='do not fit'):
         merge_window_logits(torch.zeros(1, 1, 4, 4), [(0, 4, 0, 3)], (4, 3))
+
+
+def test_a_margin_of_one_pixel_adds_a_shifted_window():
+    # 33 px with 32 px windows every 16 px: ceil(1 / 16) + 1 = 2 windows per side.
+    assert slide_window_boxes(33, 33, (32, 32), (16, 16)) == [
+        (0, 32, 0, 32), (0, 32, 1, 33), (1, 33, 0, 32), (1, 33, 1, 33)]
+    # Stride 1 on an image smaller than the window: still exactly one window.
+    assert slide_window_boxes(20, 40, (32, 64), (1, 1)) == [(0, 20, 0, 40)]
+
+
+@pytest.mark.parametrize('crop_size,stride', [((0, 8), (4, 4)), ((8, 0), (4, 4)),
+                                              ((8, 8), (0, 4)), ((8, 8), (4, 0))])
+def test_non_positive_crop_or_stride_is_an_error(crop_size, stride):
+    with pytest.raises(ValueError, match='must be positive'):
+        slide_window_boxes(16, 16, crop_size, stride)
+
+
+def test_merge_keeps_batch_and_channel_apart():
+    # 2 images × 3 classes (batch != channels): each output holds its own window values.
+    boxes = [(0, 4, 0, 4), (0, 4, 2, 6)]
+    windows = torch.arange(2 * 2 * 3 * 16, dtype=torch.float32).reshape(4, 3, 4, 4)
+    merged = merge_window_logits(windows, boxes, (4, 6))
+    assert merged.shape == (2, 3, 4, 6)
+    assert torch.equal(merged[:, :, :, :2], windows[:2, :, :, :2])
+    assert torch.equal(merged[:, :, :, 4:], windows[2:, :, :, 2:])
+    overlap = (windows[:2, :, :, 2:] + windows[2:, :, :, :2]) / 2
+    assert torch.allclose(merged[:, :, :, 2:4], overlap)

@@ -41,3 +41,24 @@ def test_build_mask_generator():
         build_mask_generator(dict(type='random', mask_ratio=0.5))
     with pytest.raises(TypeError, match='mask_block_size'):
         build_mask_generator(dict(type='block', ratio=0.5))
+
+
+@pytest.mark.parametrize('mask_ratio', [0.3, 0.8])
+def test_block_mask_keeps_blocks_whose_draw_exceeds_the_ratio(mask_ratio):
+    # 48×80 image, 16 px blocks: a 3×5 grid per image. A block is masked with probability
+    # mask_ratio: kept where its uniform draw exceeds the ratio (the draws replayed by hand).
+    gen = BlockMaskGenerator(mask_ratio=mask_ratio, mask_block_size=16)
+    torch.manual_seed(3)
+    mask = gen.generate_mask(torch.zeros(4, 3, 48, 80))
+    torch.manual_seed(3)
+    draws = torch.rand(4, 1, 3, 5)
+    expected = (draws > mask_ratio).float().repeat_interleave(16, 2).repeat_interleave(16, 3)
+    assert torch.equal(mask, expected)
+    # The masked share is the ratio, not its complement (60 blocks, seeded).
+    assert 1 - mask.mean().item() == pytest.approx(mask_ratio, abs=0.15)
+
+
+def test_block_mask_ratio_zero_keeps_everything_and_one_masks_everything():
+    imgs = torch.randn(2, 3, 32, 48)
+    assert torch.equal(BlockMaskGenerator(0.0, 16).mask_image(imgs), imgs)
+    assert torch.equal(BlockMaskGenerator(1.0, 16).mask_image(imgs), torch.zeros_like(imgs))

@@ -48,6 +48,25 @@ def test_dacs_step_logs_teacher_ema_and_prefixes():
         {f'ema_model.{k}' for k in student.state_dict()}
 
 
+def test_dacs_teacher_follows_the_ema_over_several_steps():
+    # alpha 0.6 caps the warm-up: a = min(1 - 1/(i + 1), 0.6) = 0.5, 0.6, 0.6 at i = 1, 2, 3,
+    # so swapping the teacher and student weights (a <-> 1 - a) changes every update but the
+    # first.
+    method = build_dacs(tiny_encoder_decoder_cfg(), alpha=0.6)
+    optimizer = sgd(method)
+    history = []
+    for seed in range(4):
+        history.append([p.detach().clone() for p in method.get_model().parameters()])
+        method.train_step(make_uda_batch(seed=seed), optimizer)
+    expected = history[0]
+    for iteration, a in ((1, 0.5), (2, 0.6), (3, 0.6)):
+        expected = [a * e + (1 - a) * s for e, s in zip(expected, history[iteration])]
+    teacher = list(method.get_ema_model().parameters())
+    assert len(teacher) == len(expected)
+    for t, e in zip(teacher, expected):
+        assert torch.allclose(t, e, atol=1e-6)
+
+
 def test_dacs_pseudo_labels_classmix_and_weights():
     cfg = deterministic_cfg()
     # No colour jitter (u <= p = 1 always) and no blur: the mixed image is an exact paste.

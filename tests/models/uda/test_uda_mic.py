@@ -80,6 +80,25 @@ def test_mic_modes_inputs_labels_weights(mask_mode):
         assert torch.equal(masked['img'][kept], expected_img[kept])
 
 
+@pytest.mark.parametrize('mask_ratio', [0.2, 0.8])
+def test_mic_masks_the_configured_share_of_blocks(mask_ratio):
+    # 8 px blocks on 2 images of 64 px: 128 blocks; the masked share follows mask_ratio
+    # (a mask that kept the masked share instead would give 1 - mask_ratio).
+    method = build_mic_dacs('separatetrg', mask_lambda=1,
+                            mask_generator=dict(type='block', mask_ratio=mask_ratio,
+                                                mask_block_size=8))
+    batch = make_uda_batch(seed=7)
+    recorder = CallRecorder(method.get_model())
+    method.train_step(batch, sgd(method))
+    masked_img = recorder.calls[2]['img']
+    zero = masked_out(masked_img)
+    blocks = zero.view(2, 8, 8, 8, 8).float().mean(dim=(2, 4))
+    assert torch.all((blocks == 0) | (blocks == 1))
+    assert blocks.mean().item() == pytest.approx(mask_ratio, abs=0.12)
+    kept = ~zero[:, None].expand_as(masked_img)
+    assert torch.equal(masked_img[kept], batch['target_img'][kept])
+
+
 def test_mic_lambda_scales_the_masked_loss():
     method = build_mic_dacs('separate', pseudo_threshold=0.0, mask_lambda=0.5)
     reference = copy.deepcopy(method.get_model())

@@ -5,10 +5,11 @@ import pytest
 import torch
 from torch import nn
 
-from mmseg.models.utils import (downscale_label_ratio, class_mask, blur_kernel_size,
+from mmseg.models.utils import (downscale_label_ratio, class_mask, blur_kernel_size, denorm,
                                 ema_alpha, filter_valid_pseudo_region, gaussian_blur,
                                 get_class_masks, get_mean_std, get_pseudo_label_and_weight,
-                                masked_feat_dist, one_mix, color_jitter, update_ema_weights)
+                                masked_feat_dist, one_mix, color_jitter, renorm,
+                                update_ema_weights)
 
 THINGS = [6, 7, 11, 12, 13, 14, 15, 16, 17, 18]
 
@@ -64,6 +65,48 @@ def test_pseudo_weight_by_hand():
     assert torch.allclose(weight, torch.full((2, 1, 2), 0.5))
     _, weight_none = get_pseudo_label_and_weight(logits, None)
     assert torch.equal(weight_none, torch.ones(2, 1, 2))
+
+
+def test_pseudo_weight_counts_confidences_equal_to_the_threshold():
+    # Equal logits give a confidence of exactly 0.5; (2, 0) and (0, 3) are above it.
+    logits = torch.tensor([[0., 2.], [0., 0.]]), torch.tensor([[0., 0.], [3., 0.]])
+    logits = torch.stack(logits)[None]  # 1 x 2 classes x 2 x 2
+    label, weight = get_pseudo_label_and_weight(logits, 0.5)
+    assert label.tolist() == [[[0, 0], [1, 0]]]  # ties go to the first class
+    assert torch.equal(weight, torch.ones(1, 2, 2))  # 4 of 4 >= 0.5 (strict > gives 2 of 4)
+    # The threshold equal to the confidence of the (2, 0) pixel: it and the (0, 3) pixel count.
+    at_pixel = torch.softmax(torch.tensor([2., 0.]), 0)[0].item()
+    _, weight = get_pseudo_label_and_weight(logits, at_pixel)
+    assert torch.equal(weight, torch.full((1, 2, 2), 0.5))
+    # The next float32 above it: only the (0, 3) pixel is left.
+    above = float(torch.nextafter(torch.tensor(at_pixel), torch.tensor(1.0)))
+    _, weight = get_pseudo_label_and_weight(logits, above)
+    assert torch.equal(weight, torch.full((1, 2, 2), 0.25))
+
+
+def test_denorm_and_renorm_by_hand():
+    mean = torch.tensor([100., 50., 0.]).view(1, 3, 1, 1)
+    std = torch.tensor([2., 4., 5.]).view(1, 3, 1, 1)
+    img = torch.tensor([10., -5., 51.]).view(1, 3, 1, 1)
+    # (10·2 + 100) / 255, (−5·4 + 50) / 255, (51·5 + 0) / 255
+    rgb = torch.tensor([120., 30., 255.]).view(1, 3, 1, 1) / 255
+    assert torch.allclose(denorm(img, mean, std), rgb)
+    assert torch.allclose(renorm(rgb, mean, std), img, atol=1e-5)
+
+
+def test_filter_valid_pseudo_region_one_bottom_row():
+    out = filter_valid_pseudo_region(torch.ones(1, 3, 2), 0, 1, None)
+    assert out[0].tolist() == [[1, 1], [1, 1], [0, 0]]
+
+
+def test_class_masks_of_an_odd_number_of_classes():
+    # 3 classes in the batch -> (3 + 1) // 2 = 2 of them pasted, in every draw.
+    labels = torch.tensor([0, 4, 7]).view(1, 1, 1, 3).repeat(2, 1, 2, 1)
+    torch.manual_seed(0)
+    for _ in range(10):
+        masks = get_class_masks(labels)
+        assert masks.dtype == torch.float32
+        assert torch.all(masks.sum(dim=(1, 2, 3)) == 2 * 2)  # 2 classes × 2 rows
 
 
 def test_filter_valid_pseudo_region():
