@@ -9,5 +9,9 @@ warnings.filterwarnings('ignore', message='On January 1, 2023, MMCV will release
 logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
 
 from .version import __version__  # noqa: E402
+from .utils.mmcv_compat import patch_mmcv_scatter  # noqa: E402
+
+# mmcv 1.7's GPU scatter predates PyTorch 2's stream API (see mmseg/utils/mmcv_compat.py).
+patch_mmcv_scatter()
 
 __all__ = ['__version__']
