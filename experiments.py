@@ -1,4 +1,4 @@
-"""The experiments of the MIC paper as generated configs (SPEC 7), and toy experiments on data/toy.
+"""The experiments of the MIC paper as generated configs (docs/REFERENCE.md §7), and toy experiments on data/toy.
 
 `generate_experiment_cfgs(id)` returns one config dict per run: `_base_` (paths relative to
 configs/), the overrides of the run, and the meta keys used by the result tables (name, exp,
@@ -43,7 +43,7 @@ MASK_MODE_CODES = {
     'separatetrgaug': 'spta',
 }
 
-# Defaults of a run; every experiment changes some of them (SPEC 5, 7).
+# Defaults of a run; every experiment changes some of them (docs/REFERENCE.md §5, §7).
 DEFAULTS = dict(
     source='gta', target='cityscapes', crop='512x512',
     architecture='daformer_sepaspp', backbone='mitb5', inference='whole',
@@ -268,7 +268,7 @@ def _setup_vfm_neck(cfg, s):
 
 
 def _setup_hrda(cfg, s, model_base):
-    """HRDA (SPEC 4) around the single-scale head of the model base: `hrda1-<crop>-<hr_w>_...`."""
+    """HRDA (docs/REFERENCE.md §4) around the single-scale head of the model base: `hrda1-<crop>-<hr_w>_...`."""
     hrda = [p for p in s['architecture'].split('_') if p.startswith('hrda')][0]
     _, hr_crop, hr_loss_weight = hrda.split('-')
     base_head = Config.fromfile(osp.join(CONFIGS_DIR, model_base)).model.decode_head.type
@@ -300,7 +300,7 @@ def _setup_data_and_uda(cfg, s):
         cfg.setdefault('uda', {}).update(pseudo_weight_ignore_top=15,
                                          pseudo_weight_ignore_bottom=120)
     if self_training and s['plcrop'] == 'v2':
-        # v2: margins marked on the full frame before cropping (SPEC 1)
+        # v2: margins marked on the full frame before cropping (docs/REFERENCE.md §1)
         cfg['data']['train']['target'] = dict(crop_pseudo_margins=[30, 240, 30, 30])
     if 'dacs' in uda and s['rcs_T'] is not None:
         cfg['data']['train']['rare_class_sampling'] = dict(
@@ -316,7 +316,7 @@ def _setup_data_and_uda(cfg, s):
 
 def _setup_optimisation(cfg, s):
     if any(m in s['uda'] for m in ('dacs', 'minent', 'advseg')):
-        cfg['optimizer_config'] = None  # the UDA wrapper steps the optimiser (SPEC 3.1)
+        cfg['optimizer_config'] = None  # the UDA wrapper steps the optimiser (docs/REFERENCE.md §3.1)
     cfg['_base_'] += [f"_base_/schedules/{s['opt']}.py", f"_base_/schedules/{s['schedule']}.py"]
     custom_keys = {}
     if s['pmult']:
@@ -340,7 +340,7 @@ def _setup_optimisation(cfg, s):
 
 
 def _uda_name(s):
-    """uda_mod of SPEC 7.1: method + RCS + pseudo-label crop + masking."""
+    """uda_mod of docs/REFERENCE.md §7.1: method + RCS + pseudo-label crop + masking."""
     uda, name = s['uda'], s['uda']
     if 'dacs' in uda and s['rcs_T'] is not None:
         name += f"_rcs{s['rcs_T']}"
@@ -361,7 +361,7 @@ def _uda_name(s):
 
 
 def _shorten(name):
-    """The character rules of SPEC 7.1 for run names."""
+    """The character rules of docs/REFERENCE.md §7.1 for run names."""
     for old, new in (('.', ''), ('True', 'T'), ('False', 'F'), ('None', 'N'), ('[', ''),
                      (']', ''), (',', 'j'), (' ', ''), ('cityscapes', 'cs'),
                      ('synthia', 'syn'), ('darkzurich', 'dzur')):

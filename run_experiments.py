@@ -7,7 +7,7 @@
     python run_experiments.py --exp 80 --machine slurm --partition gpu --time 24:00:00
 
 Each run gets a unique name `<yymmdd_HHMM>_<name>_<5 hex>`, its config is written to
-configs/generated/<machine>-<exp>/<name>.py (SPEC 7.3) and trained in this process by
+configs/generated/<machine>-<exp>/<name>.py (docs/REFERENCE.md §7.3) and trained in this process by
 tools/train.py into work_dirs/<machine>-<exp>/<name>/. A run that was interrupted (its work_dir
 holds a checkpoint before the last iteration) is not started again: its config is reused and
 tools/train.py --auto-resume continues it from its newest checkpoint.
@@ -120,7 +120,7 @@ def unique_name(name):
 
 
 def apply_debug(cfg, has_uda):
-    """--debug (SPEC 7.3): frequent logs, debug images and evaluations."""
+    """--debug (docs/REFERENCE.md §7.3): frequent logs, debug images and evaluations."""
     log_config = cfg.setdefault('log_config', {})
     log_config['interval'] = 10
     log_config['img_interval'] = 10
@@ -130,7 +130,7 @@ def apply_debug(cfg, has_uda):
 
 
 def apply_startup_test(cfg):
-    """--startup-test (SPEC 7.3): 2 iterations, no evaluation.
+    """--startup-test (docs/REFERENCE.md §7.3): 2 iterations, no evaluation.
 
     Unlike the original (log level ERROR, save_last=False) both iterations are logged (text and
     JSON logs are not empty) and the last iteration is saved, so that the checkpoint of a
@@ -192,7 +192,7 @@ def prepare_runs(args):
         for key in ('name', 'exp'):
             if key not in loaded:
                 raise KeyError(f"{args.config} has no '{key}': run_experiments.py names runs "
-                               f"after the config's name and exp keys (SPEC 7.3)")
+                               f"after the config's name and exp keys (docs/REFERENCE.md §7.3)")
         exp_name = f"{args.machine}-{loaded['exp']}"
         out_dir = osp.join(args.gen_dir, exp_name)
         unfinished = find_unfinished_run(out_dir, loaded['name'])

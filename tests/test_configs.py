@@ -1,5 +1,5 @@
-"""The hand-written configs: they load, hold the values of SPEC 1.3/4/6, and build their networks
-with the parameter counts of the original (SPEC 2.2)."""
+"""The hand-written configs: they load, hold the values of docs/REFERENCE.md §1.3/§4/§6, and build their networks
+with the parameter counts of the original (docs/REFERENCE.md §2.2)."""
 import copy
 import glob
 import os.path as osp
@@ -29,7 +29,7 @@ def test_every_config_loads(rel):
     assert '_delete_' not in cfg.pretty_text
 
 
-# SPEC 1.3: (source type, source resize, target type, target resize, crop, test scale)
+# docs/REFERENCE.md §1.3: (source type, source resize, target type, target resize, crop, test scale)
 UDA_DATASETS = {
     'uda_gta_to_cityscapes_512x512': ('GTADataset', (1280, 720), 'CityscapesDataset',
                                       (1024, 512), 512),
@@ -76,7 +76,7 @@ def test_uda_dataset_configs_follow_spec(name):
         assert (steps['Pad'].pad_val, steps['Pad'].seg_pad_val) == (0, 255)
         assert steps['Normalize'].mean == [123.675, 116.28, 103.53]
         assert steps['Normalize'].to_rgb is True
-    # Source order of SPEC 1.3
+    # Source order of docs/REFERENCE.md §1.3
     assert [s['type'] for s in data.train.source.pipeline] == [
         'LoadImageFromFile', 'LoadAnnotations', 'Resize', 'RandomCrop', 'RandomFlip',
         'Normalize', 'Pad', 'DefaultFormatBundle', 'Collect']
@@ -264,7 +264,7 @@ def _build_segmentor_from(rel, **model_overrides):
     return build_segmentor(model_cfg)
 
 
-# SPEC 2.2: whole-segmentor parameter counts of the original (and of the decode heads)
+# docs/REFERENCE.md §2.2: whole-segmentor parameter counts of the original (and of the decode heads)
 @pytest.mark.parametrize('rel,overrides,total,head', [
     ('_base_/models/daformer_sepaspp_mitb5.py', {}, 85_155_283, 3_712_275),
     ('_base_/models/daformer_conv1_mitb5.py', {}, 81_973_715, 530_707),

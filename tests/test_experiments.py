@@ -1,4 +1,4 @@
-"""experiments.py (run lists and names of SPEC 7) and run_experiments.py (generated configs)."""
+"""experiments.py (run lists and names of docs/REFERENCE.md §7) and run_experiments.py (generated configs)."""
 import glob
 import json
 import os.path as osp
@@ -53,7 +53,7 @@ def test_spec_example_names():
 
 def test_meta_keys_of_the_mic_hrda_run():
     cfg = generate_experiment_cfgs(80)[0]
-    # SPEC 6 gives these for the same setting (seed aside)
+    # docs/REFERENCE.md §6 gives these for the same setting (seed aside)
     assert cfg['name_dataset'] == 'gtaHR2cityscapesHR_1024x1024'
     assert cfg['name_architecture'] == 'hrda1-512-0.1_daformer_sepaspp_sl_mitb5'
     assert cfg['name_decoder'] == 'hrda1-512-0.1_daformer_sepaspp_sl'
@@ -116,6 +116,8 @@ def _tiny_model(cfg):
                                     sr_ratios=[8, 4, 2, 1])
         head.in_channels, head.channels = [8, 16, 32, 64], 16
         head.decoder_params.embed_dims = 16
+    elif model.backbone.type == 'TIMMBackbone':
+        pass  # the toy ViT (toy id 6) is already tiny; exp 90's ViT-B/L are built elsewhere
     else:  # ResNetV1c: 8 base channels give 8 * 8 * 4 = 256 output channels
         model.backbone.update(base_channels=8, stem_channels=8)
         head.in_channels = 256

@@ -7,12 +7,12 @@ last entry with mode 'val' (over all its JSON logs, oldest first); its iteration
 train entry logged before it (mmcv puts the number of validation images into a val entry's
 `iter`). Runs are grouped into
 experiments by their name without the `<yymmdd_HHMM>_` prefix, the `_<5 hex>` suffix and the
-`_s<seed>` part that run_experiments.py adds (SPEC 7.1/7.3). Standard deviations are sample
+`_s<seed>` part that run_experiments.py adds (docs/REFERENCE.md §7.1/§7.3). Standard deviations are sample
 standard deviations (ddof=1) over the seeds; a single seed shows no std.
 
 mIoU16 for Synthia-source runs (name starting with `syn`): the mean IoU over the 16 classes with
 Synthia labels (without terrain, truck, train), computed from the per-class `IoU.<class>` entries
-of the log; when a log has only `mIoU`, mIoU × 19/16 (SPEC 1: the 3 missing classes have IoU 0).
+of the log; when a log has only `mIoU`, mIoU × 19/16 (docs/REFERENCE.md §1: the 3 missing classes have IoU 0).
 The table marks which of the two was used.
 
 A run is incomplete when the iteration it reached (its last train entry or `iter_<N>.pth`) is

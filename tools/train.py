@@ -136,7 +136,7 @@ def _load_config(args):
         cfg.gpu_ids = args.gpu_ids
     else:
         cfg.gpu_ids = range(1) if args.gpus is None else range(args.gpus)
-    # SPEC 3.1: the UDA method writes its debug images under work_dir and reads the log config.
+    # docs/REFERENCE.md §3.1: the UDA method writes its debug images under work_dir and reads the log config.
     if cfg.model.get('train_cfg') is None:
         cfg.model.train_cfg = mmcv.ConfigDict()
     cfg.model.train_cfg['work_dir'] = cfg.work_dir

@@ -1,4 +1,4 @@
-# Runtime settings shared by all configs (SPEC 5).
+# Runtime settings shared by all configs (docs/REFERENCE.md §5).
 # Logging: one text line and one JSON dict (<timestamp>.log.json) every 50 iterations;
 # img_interval is how often UDA methods may write debug images. The same losses, the learning
 # rate, the validation metrics and the debug images also go to TensorBoard

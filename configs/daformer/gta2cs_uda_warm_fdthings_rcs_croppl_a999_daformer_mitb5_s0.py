@@ -1,15 +1,15 @@
-# DAFormer on GTA -> Cityscapes at 512x512 (SPEC 6): the DAFormer network trained with DACS
+# DAFormer on GTA -> Cityscapes at 512x512 (docs/REFERENCE.md §6): the DAFormer network trained with DACS
 # self-training and DAFormer's three additions: rare class sampling (rcs), the thing-class
 # ImageNet feature distance (fdthings) and learning-rate warm-up (warm); plus pseudo-label
 # cropping (croppl) and teacher alpha 0.999 (a999).
 _base_ = [
     # Logging hooks, distributed backend and workflow shared by all runs.
     '../_base_/default_runtime.py',
-    # DAFormer network: MiT-B5 encoder, decoder with separable-ASPP fusion (SPEC 2.2).
+    # DAFormer network: MiT-B5 encoder, decoder with separable-ASPP fusion (docs/REFERENCE.md §2.2).
     '../_base_/models/daformer_sepaspp_mitb5.py',
-    # GTA (1280x720) -> Cityscapes (1024x512), 512x512 crops (SPEC 1.3).
+    # GTA (1280x720) -> Cityscapes (1024x512), 512x512 crops (docs/REFERENCE.md §1.3).
     '../_base_/datasets/uda_gta_to_cityscapes_512x512.py',
-    # DACS with teacher alpha 0.999 and the feature distance on thing classes (SPEC 3.2).
+    # DACS with teacher alpha 0.999 and the feature distance on thing classes (docs/REFERENCE.md §3.2).
     '../_base_/uda/dacs_a999_fdthings.py',
     # AdamW optimiser.
     '../_base_/schedules/adamw.py',
@@ -19,13 +19,13 @@ _base_ = [
 seed = 0
 data = dict(
     train=dict(
-        # Rare class sampling (SPEC 3.6): temperature 0.01; a crop must hold more than
+        # Rare class sampling (docs/REFERENCE.md §3.6): temperature 0.01; a crop must hold more than
         # 3000 x 0.5 pixels of the sampled class.
         rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=0.5)))
 # Pseudo-label cropping v1: the 512x512 crop spans the full height of the 1024x512 target, so
 # its top 15 rows (rectification border) and bottom 120 rows (ego-car hood) get weight 0.
 uda = dict(pseudo_weight_ignore_top=15, pseudo_weight_ignore_bottom=120)
-# The UDA wrapper backpropagates and steps the optimiser itself (SPEC 3.1): no optimiser hook.
+# The UDA wrapper backpropagates and steps the optimiser itself (docs/REFERENCE.md §3.1): no optimiser hook.
 optimizer_config = None
 # AdamW with DAFormer's learning rate 6e-5 and parameter-wise multipliers.
 optimizer = dict(

@@ -1,13 +1,13 @@
-# MIC(HRDA) on GTA -> Cityscapes at high resolution (SPEC 6): HRDA's multi-resolution DAFormer
+# MIC(HRDA) on GTA -> Cityscapes at high resolution (docs/REFERENCE.md §6): HRDA's multi-resolution DAFormer
 # trained with DAFormer's self-training (DACS + rare class sampling + ImageNet feature distance)
 # plus MIC's masked image consistency on colour-augmented target images.
-# Paper result (mean of three seeds): 75.9 mIoU on Cityscapes val (SPEC 9).
+# Paper result (mean of three seeds): 75.9 mIoU on Cityscapes val (docs/REFERENCE.md §9).
 _base_ = [
     # Logging hooks, distributed backend and workflow shared by all runs.
     '../_base_/default_runtime.py',
-    # DAFormer network: MiT-B5 encoder, decoder with separable-ASPP fusion (SPEC 2.2).
+    # DAFormer network: MiT-B5 encoder, decoder with separable-ASPP fusion (docs/REFERENCE.md §2.2).
     '../_base_/models/daformer_sepaspp_mitb5.py',
-    # GTA (2560x1440) -> Cityscapes (2048x1024), 1024x1024 crops (SPEC 1.3).
+    # GTA (2560x1440) -> Cityscapes (2048x1024), 1024x1024 crops (docs/REFERENCE.md §1.3).
     '../_base_/datasets/uda_gtaHR_to_cityscapesHR_1024x1024.py',
     # DACS self-training with teacher alpha 0.999 and the thing-class feature distance.
     '../_base_/uda/dacs_a999_fdthings.py',
@@ -19,7 +19,7 @@ _base_ = [
 # Of the three seeds of the paper, seed 2 gave the median result.
 seed = 2
 # HRDA: train on a low-resolution context crop and a high-resolution detail crop and fuse the
-# two predictions with a learned scale attention (SPEC 4).
+# two predictions with a learned scale attention (docs/REFERENCE.md §4).
 model = dict(
     type='HRDAEncoderDecoder',
     decode_head=dict(
@@ -51,7 +51,7 @@ model = dict(
 # Training data on top of the dataset base: sampling, pseudo-label margins, loader.
 data = dict(
     train=dict(
-        # Rare class sampling (SPEC 3.6): temperature 0.01; a sampled crop must contain at
+        # Rare class sampling (docs/REFERENCE.md §3.6): temperature 0.01; a sampled crop must contain at
         # least 3000 x 2.0 pixels of the drawn class. The ratio is 4x DAFormer's 0.5 because a
         # 1024x1024 crop has 4x the pixels of a 512x512 one.
         rare_class_sampling=dict(min_pixels=3000, class_temp=0.01, min_crop_ratio=2.0),
@@ -66,7 +66,7 @@ data = dict(
     samples_per_gpu=2,
 )
 # MIC: the student must predict the teacher's pseudo-label from a masked target image, which
-# forces it to use the context of the visible parts (SPEC 3.4).
+# forces it to use the context of the visible parts (docs/REFERENCE.md §3.4).
 uda = dict(
     # Mask colour-augmented target images (with their pseudo-labels and weights).
     mask_mode='separatetrgaug',
@@ -80,7 +80,7 @@ uda = dict(
     # dict replaces the base's mask_generator=None.
     mask_generator=dict(
         type='block', mask_ratio=0.7, mask_block_size=64, _delete_=True))
-# The UDA wrapper backpropagates and steps the optimiser itself (SPEC 3.1): no optimiser hook.
+# The UDA wrapper backpropagates and steps the optimiser itself (docs/REFERENCE.md §3.1): no optimiser hook.
 optimizer_config = None
 # AdamW with DAFormer's learning rate 6e-5 and parameter-wise multipliers.
 optimizer = dict(
@@ -101,7 +101,7 @@ runner = dict(type='IterBasedRunner', max_iters=40000)
 checkpoint_config = dict(by_epoch=False, interval=40000, max_keep_ckpts=1)
 # mIoU on Cityscapes val every 4000 iterations.
 evaluation = dict(interval=4000, metric='mIoU')
-# Meta information for result tables (SPEC 7.1 naming).
+# Meta information for result tables (docs/REFERENCE.md §7.1 naming).
 name = 'gtaHR2csHR_mic_hrda_s2'
 exp = 'basic'
 name_dataset = 'gtaHR2cityscapesHR_1024x1024'

@@ -15,7 +15,7 @@ data = dict(
         # Rare class sampling with temperature 0.01. min_pixels is scaled to the toy images
         # (256x128, 3.6% of a 1280x720 GTA image): 100 instead of 3000 pixels.
         rare_class_sampling=dict(min_pixels=100, class_temp=0.01, min_crop_ratio=0.5)))
-# The UDA wrapper backpropagates and steps the optimiser itself (SPEC 3.1).
+# The UDA wrapper backpropagates and steps the optimiser itself (docs/REFERENCE.md §3.1).
 optimizer_config = None
 name = 'toy_gta2cs_daformer'
 name_dataset = 'toygta2toycityscapes_128x128'

@@ -1,6 +1,6 @@
 # Toy MIC(DAFormer): the toy DAFormer self-training plus masked image consistency: the student
 # predicts the teacher's pseudo-labels from colour-augmented target images with 70% of their
-# 16x16 blocks blacked out (SPEC 3.4). Same as experiments.py toy id 3.
+# 16x16 blocks blacked out (docs/REFERENCE.md §3.4). Same as experiments.py toy id 3.
 _base_ = ['toy_gta2cs_daformer.py']
 uda = dict(
     mask_mode='separatetrgaug',

@@ -20,7 +20,7 @@ __all__ = [
     'LoadImage', 'inference_segmentor', 'show_result_pyplot'
 ]
 
-# UDA checkpoints (SPEC 3.1) hold the student under 'model.' next to 'ema_model.', 'imnet_model.',
+# UDA checkpoints (docs/REFERENCE.md §3.1) hold the student under 'model.' next to 'ema_model.', 'imnet_model.',
 # 'mic.teacher.ema_model.' and 'model_D.*'; a segmentor is tested with the student only.
 UDA_STUDENT_PREFIX = 'model.'
 

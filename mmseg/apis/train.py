@@ -176,7 +176,7 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     """Train ``model`` (segmentor or UDA wrapper) on ``dataset`` with mmcv's runner per ``cfg``.
 
     ``cfg.optimizer_config = None`` (UDA runs) registers no optimizer hook: the UDA wrapper's
-    ``train_step`` steps the optimizer itself (SPEC 3.1).
+    ``train_step`` steps the optimizer itself (docs/REFERENCE.md §3.1).
     """
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]

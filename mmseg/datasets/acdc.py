@@ -1,4 +1,4 @@
-"""ACDC (SPEC 1): images ``rgb_anon/<split>/**/*_rgb_anon.png``, labels
+"""ACDC (docs/REFERENCE.md §1): images ``rgb_anon/<split>/**/*_rgb_anon.png``, labels
 ``gt/<split>/**/*_gt_labelTrainIds.png``."""
 from .builder import DATASETS
 from .cityscapes import CityscapesDataset

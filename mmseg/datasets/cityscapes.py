@@ -1,4 +1,4 @@
-"""Cityscapes (SPEC 1): 19 classes, pseudo-label margins of the UDA target, label-ID export."""
+"""Cityscapes (docs/REFERENCE.md §1): 19 classes, pseudo-label margins of the UDA target, label-ID export."""
 import os.path as osp
 import tempfile
 
@@ -43,7 +43,7 @@ class CityscapesDataset(CustomDataset):
     ``gtFine/<split>/<city>/*_gtFine_labelTrainIds.png``.
 
     crop_pseudo_margins=[top, bottom, left, right] adds a valid_pseudo_mask of the full frame
-    (0 in the margins) to the segmentation fields before the pipeline (SPEC 1).
+    (0 in the margins) to the segmentation fields before the pipeline (docs/REFERENCE.md §1).
     """
 
     CLASSES = CITYSCAPES_CLASSES
@@ -75,7 +75,7 @@ class CityscapesDataset(CustomDataset):
         super().pre_pipeline(results)
         if self.pseudo_margins is not None:
             # Pseudo-labels near the border suffer from rectification artefacts (e.g. sky
-            # drifting to building), so the margins get zero pseudo-label weight (SPEC 1).
+            # drifting to building), so the margins get zero pseudo-label weight (docs/REFERENCE.md §1).
             results['valid_pseudo_mask'] = make_valid_pseudo_mask(self._frame_shape(results),
                                                                   self.pseudo_margins)
             results['seg_fields'].append('valid_pseudo_mask')

@@ -1,4 +1,4 @@
-"""Dark Zurich (SPEC 1): ``rgb_anon/<split>/**/*_rgb_anon.png``; labels only for ``gt/val``."""
+"""Dark Zurich (docs/REFERENCE.md §1): ``rgb_anon/<split>/**/*_rgb_anon.png``; labels only for ``gt/val``."""
 from .builder import DATASETS
 from .cityscapes import CityscapesDataset
 

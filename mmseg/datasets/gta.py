@@ -1,4 +1,4 @@
-"""GTA5 (SPEC 1): ``images/*.png`` and converted ``labels/*_labelTrainIds.png``."""
+"""GTA5 (docs/REFERENCE.md §1): ``images/*.png`` and converted ``labels/*_labelTrainIds.png``."""
 from .builder import DATASETS
 from .cityscapes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from .custom import CustomDataset

@@ -1,4 +1,4 @@
-"""Synthia (SPEC 1): ``RGB/*.png`` and converted ``GT/LABELS/*_labelTrainIds.png``."""
+"""Synthia (docs/REFERENCE.md §1): ``RGB/*.png`` and converted ``GT/LABELS/*_labelTrainIds.png``."""
 from .builder import DATASETS
 from .cityscapes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from .custom import CustomDataset
@@ -6,7 +6,7 @@ from .custom import CustomDataset
 __all__ = ['SynthiaDataset', 'SYNTHIA_VALID_CLASSES']
 
 # Synthia has no terrain, truck, train (train IDs 9, 14, 16): papers report the mean over the
-# other 16 (mIoU16) next to mIoU over all 19 (SPEC 1).
+# other 16 (mIoU16) next to mIoU over all 19 (docs/REFERENCE.md §1).
 SYNTHIA_VALID_CLASSES = tuple(c for c in range(19) if c not in (9, 14, 16))
 
 

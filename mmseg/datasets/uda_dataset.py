@@ -1,4 +1,4 @@
-"""UDADataset: (source, target) sample pairs with rare-class sampling of the source (SPEC 3.6)."""
+"""UDADataset: (source, target) sample pairs with rare-class sampling of the source (docs/REFERENCE.md §3.6)."""
 import json
 import os.path as osp
 from logging import WARNING
@@ -94,7 +94,7 @@ class UDADataset:
                            f'{list(self.RCS_KEYS)}')
         if missing:
             raise KeyError(f'rare_class_sampling lacks {missing}; expected dict(min_pixels=..., '
-                           f'class_temp=..., min_crop_ratio=...) (SPEC 3.6)')
+                           f'class_temp=..., min_crop_ratio=...) (docs/REFERENCE.md §3.6)')
         self.rcs_class_temp = rcs_cfg['class_temp']
         self.rcs_min_crop_ratio = rcs_cfg['min_crop_ratio']
         self.rcs_min_pixels = rcs_cfg['min_pixels']

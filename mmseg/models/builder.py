@@ -44,7 +44,7 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
 
 
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
-    """The UDA wrapper when the config has ``uda`` (SPEC 3.1), else the plain segmentor; with
+    """The UDA wrapper when the config has ``uda`` (docs/REFERENCE.md §3.1), else the plain segmentor; with
     the config's ``mixed_precision`` (None / dict(dtype=...)) set on it."""
     from .utils.mixed_precision import parse_mixed_precision, set_mixed_precision
     dtype = parse_mixed_precision(cfg.get('mixed_precision'))

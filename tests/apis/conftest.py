@@ -12,7 +12,7 @@ class ConstantModel(nn.Module):
     """Predicts ``value`` everywhere; its loss pulls the weight towards 0.
 
     ``steps_itself`` mimics a UDA wrapper: train_step does zero_grad/backward/step itself and
-    returns only log_vars and num_samples (SPEC 3.1).
+    returns only log_vars and num_samples (docs/REFERENCE.md §3.1).
     """
 
     def __init__(self, value=1, steps_itself=False):

@@ -83,7 +83,7 @@ def _config(tmp_path, optimizer_config, max_iters=6, eval_interval=2):
 
 
 def _expected_lr(cur_iter, max_iters=6, warmup_iters=3, warmup_ratio=0.1, base=0.1):
-    """Poly (power 1, min 0) with linear warm-up (SPEC 5), by hand."""
+    """Poly (power 1, min 0) with linear warm-up (docs/REFERENCE.md §5), by hand."""
     regular = base * (1 - cur_iter / max_iters)
     if cur_iter < warmup_iters:
         return regular * (1 - (1 - cur_iter / warmup_iters) * (1 - warmup_ratio))

@@ -38,7 +38,7 @@ def write_pair(img_path, label_path, label):
 
 
 def write_rcs_stats(root, label_files):
-    """The three RCS statistics files of SPEC 1.1 for {path: label array}."""
+    """The three RCS statistics files of docs/REFERENCE.md §1.1 for {path: label array}."""
     stats, stats_dict, with_class = [], {}, {}
     for path, label in label_files.items():
         ids, counts = np.unique(label, return_counts=True)
@@ -83,7 +83,7 @@ IMG_NORM = dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_
 
 
 def train_pipeline(scale=(64, 32), crop=(32, 32), cat_max_ratio=0.75, flip_prob=0.5):
-    """SPEC 1.3's training pipeline at a tiny scale."""
+    """docs/REFERENCE.md §1.3's training pipeline at a tiny scale."""
     return [
         dict(type='LoadImageFromFile'),
         dict(type='LoadAnnotations'),
@@ -98,7 +98,7 @@ def train_pipeline(scale=(64, 32), crop=(32, 32), cat_max_ratio=0.75, flip_prob=
 
 
 def eval_pipeline(scale=(128, 64), flip=False):
-    """SPEC 1.3's test pipeline at a tiny scale."""
+    """docs/REFERENCE.md §1.3's test pipeline at a tiny scale."""
     return [
         dict(type='LoadImageFromFile'),
         dict(type='MultiScaleFlipAug', img_scale=scale, flip=flip, transforms=[

@@ -1,4 +1,4 @@
-"""Pipeline transforms (SPEC 1.2) checked against hand-made arrays, and the SPEC 1.3 pipelines."""
+"""Pipeline transforms (docs/REFERENCE.md §1.2) checked against hand-made arrays, and the docs/REFERENCE.md §1.3 pipelines."""
 import mmcv
 import numpy as np
 import pytest

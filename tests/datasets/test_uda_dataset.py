@@ -1,4 +1,4 @@
-"""UDADataset (SPEC 3.6): pairing, rare-class probabilities and candidates, re-drawn crops."""
+"""UDADataset (docs/REFERENCE.md §3.6): pairing, rare-class probabilities and candidates, re-drawn crops."""
 import json
 import math
 

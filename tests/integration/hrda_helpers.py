@@ -16,7 +16,7 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 MIC_HRDA_CONFIG = REPO / 'configs' / 'mic' / 'gtaHR2csHR_mic_hrda.py'
-# SPEC 3.1: a MIC(HRDA) UDA checkpoint holds the segmentor three times.
+# docs/REFERENCE.md §3.1: a MIC(HRDA) UDA checkpoint holds the segmentor three times.
 UDA_PREFIXES = ('model.', 'ema_model.', 'imnet_model.')
 BN_BUFFER_SUFFIXES = ('running_mean', 'running_var', 'num_batches_tracked')
 _LISTING_LINE = re.compile(r'^(\S+) \(((?:\d+, )*\d+,?|)\)$')

@@ -1,4 +1,4 @@
-"""MIC(HRDA) end to end (SPEC 4, 6, Appendix A): the annotated config builds the original network
+"""MIC(HRDA) end to end (docs/REFERENCE.md §4, §6, §A): the annotated config builds the original network
 and UDA checkpoint layout, released checkpoints load, a MiT-B0 version predicts a real frame,
 trains on toy data and is tested with --hrda-out, and a newcomer without data gets one message."""
 import json
@@ -20,7 +20,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 RELEASED_KEYS_FILE = 'hrda_daformer_sepaspp_mitb5_state_dict.txt'
-HRDA_MITB5_PARAMETERS = 85_685_990  # SPEC 2.2
+HRDA_MITB5_PARAMETERS = 85_685_990  # docs/REFERENCE.md §2.2
 CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
            'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck',
            'bus', 'train', 'motorcycle', 'bicycle')
@@ -53,7 +53,7 @@ def _run(argv, cwd=REPO, check=True):
 
 # ----------------------------------------------------------------------------- released layout
 def test_released_listing_is_the_hrda_mitb5_network(released_layout):
-    # The listing itself (Appendix A): 1,126 tensors whose weights add up to SPEC 2.2's count.
+    # The listing itself (Appendix A): 1,126 tensors whose weights add up to docs/REFERENCE.md §2.2's count.
     assert len(released_layout) == 1126
     assert count_parameters_of_layout(released_layout) == HRDA_MITB5_PARAMETERS
     assert released_layout['backbone.block1.0.attn.sr.weight'] == (64, 64, 8, 8)

@@ -1,4 +1,4 @@
-"""Every UDA setting end to end through the real entry points (SPEC 3, 7.3, 8).
+"""Every UDA setting end to end through the real entry points (docs/REFERENCE.md §3, §7.3, §8).
 
 Each case writes a config whose ``_base_`` are the real files of configs/_base_ (runtime, model,
 GTA -> Cityscapes data, UDA method, schedules) with overrides for a tiny network and the toy
@@ -33,7 +33,7 @@ MASKED_KEYS = {'masked.decode.loss_seg', 'masked.decode.acc_seg'}
 FD_KEYS = {'src.loss_imnet_feat_dist'}
 ADV_KEYS = {'G_trg.loss.main', 'D_src.loss.main', 'D_trg.loss.main'}
 ENT_KEYS = {'ent.loss.main'}
-# Every top-level prefix a UDA state dict may have (SPEC 3.1).
+# Every top-level prefix a UDA state dict may have (docs/REFERENCE.md §3.1).
 ALL_PREFIXES = ('model.', 'ema_model.', 'imnet_model.', 'mic.teacher.ema_model.', 'model_D.main.',
                 'model_D.aux.')
 

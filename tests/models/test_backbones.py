@@ -202,7 +202,7 @@ def test_mit_checkpoint_that_does_not_fit_lists_the_mismatches(tmp_path):
 
 
 def _appendix_b_shapes(shared_data):
-    """Sample keys and shapes of SPEC Appendix B (DeepLabV2-red + ResNet-101 V1c)."""
+    """Sample keys and shapes of docs/REFERENCE.md §B (DeepLabV2-red + ResNet-101 V1c)."""
     spec = (shared_data.parent / 'SPEC.md').read_text()
     block = spec.split('## Appendix B', 1)[1].split('```')[1]
     shapes = {}

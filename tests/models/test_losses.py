@@ -1,4 +1,4 @@
-"""Cross-entropy and accuracy against per-pixel loops (SPEC 2.2)."""
+"""Cross-entropy and accuracy against per-pixel loops (docs/REFERENCE.md §2.2)."""
 import math
 
 import pytest

@@ -1,4 +1,4 @@
-"""Dataset converters: train IDs pixel by pixel against SPEC 1.1, statistics files, CLI errors."""
+"""Dataset converters: train IDs pixel by pixel against docs/REFERENCE.md §1.1, statistics files, CLI errors."""
 import json
 import os
 import subprocess
@@ -13,7 +13,7 @@ from PIL import Image
 from tools.convert_datasets import cityscapes, gta, synthia
 from tools.convert_datasets.common import map_to_train_ids, save_class_stats
 
-# SPEC 1.1, written out again here so that the tests do not read the converters' own tables.
+# docs/REFERENCE.md §1.1, written out again here so that the tests do not read the converters' own tables.
 SPEC_GTA = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
             25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 SPEC_SYNTHIA = {3: 0, 4: 1, 2: 2, 21: 3, 5: 4, 7: 5, 15: 6, 9: 7, 6: 8, 16: 9, 1: 10, 10: 11,

@@ -16,7 +16,7 @@ from mmseg.core.evaluation import eval_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-CITYSCAPES_PALETTE = [  # SPEC 0, RGB
+CITYSCAPES_PALETTE = [  # docs/REFERENCE.md §0, RGB
     (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
     (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
     (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),

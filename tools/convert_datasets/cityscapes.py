@@ -1,4 +1,4 @@
-"""Rasterise Cityscapes polygons to train IDs, write split lists and the RCS statistics (SPEC 1.1).
+"""Rasterise Cityscapes polygons to train IDs, write split lists and the RCS statistics (docs/REFERENCE.md §1.1).
 
 Usage: python tools/convert_datasets/cityscapes.py data/cityscapes [--gt-dir gtFine] [-o OUT]
        [--nproc N]

@@ -1,6 +1,6 @@
 """Pieces shared by the dataset converters: label-ID mapping, class statistics, parallel runs.
 
-The three statistics files are what rare-class sampling reads (SPEC 1.1):
+The three statistics files are what rare-class sampling reads (docs/REFERENCE.md §1.1):
 ``sample_class_stats.json``, ``sample_class_stats_dict.json`` and ``samples_with_class.json``.
 """
 import json
@@ -76,7 +76,7 @@ def warn_empty_labels(sample_class_stats, max_listed=20):
 
 
 def save_class_stats(out_dir, sample_class_stats):
-    """Write the three rare-class-sampling statistics files into ``out_dir`` (SPEC 1.1).
+    """Write the three rare-class-sampling statistics files into ``out_dir`` (docs/REFERENCE.md §1.1).
 
     ``sample_class_stats`` is a list of ``{train_id: count, ..., 'file': path}`` dicts, one per
     label file. Returns the paths written.

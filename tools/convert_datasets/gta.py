@@ -1,4 +1,4 @@
-"""Convert GTA labels (Cityscapes label IDs) to train IDs and write the RCS statistics (SPEC 1.1).
+"""Convert GTA labels (Cityscapes label IDs) to train IDs and write the RCS statistics (docs/REFERENCE.md §1.1).
 
 Usage: python tools/convert_datasets/gta.py data/gta [--gt-dir labels] [-o OUT] [--nproc N]
 Every ``<gt-dir>/*.png`` becomes ``<same name>_labelTrainIds.png`` (uint8, mode L).
@@ -19,7 +19,7 @@ from tools.convert_datasets.common import (ConversionError, convert_label_folder
 
 __all__ = ['GTA_ID_TO_TRAIN_ID', 'convert_gta_label', 'convert_gta', 'parse_args', 'main']
 
-# Cityscapes label ID -> train ID; every other ID becomes 255 (SPEC 1.1).
+# Cityscapes label ID -> train ID; every other ID becomes 255 (docs/REFERENCE.md §1.1).
 GTA_ID_TO_TRAIN_ID = {
     7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11, 25: 12,
     26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18

@@ -1,4 +1,4 @@
-"""Convert Synthia labels to train IDs and write the RCS statistics (SPEC 1.1).
+"""Convert Synthia labels to train IDs and write the RCS statistics (docs/REFERENCE.md §1.1).
 
 Usage: python tools/convert_datasets/synthia.py data/synthia [--gt-dir GT/LABELS] [-o OUT]
        [--nproc N]

@@ -1,4 +1,4 @@
-# UDA data cityscapesHR -> acdcHR (SPEC 1.3): labelled source Cityscapes (2048x1024) and
+# UDA data cityscapesHR -> acdcHR (docs/REFERENCE.md §1.3): labelled source Cityscapes (2048x1024) and
 # unlabelled target ACDC (1920x1080), 1024x1024 training crops. The pipelines have no
 # PhotoMetricDistortion: colour augmentation is part of the UDA method (DACS/MIC).
 img_norm_cfg = dict(

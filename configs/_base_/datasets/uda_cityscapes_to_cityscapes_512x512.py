@@ -1,4 +1,4 @@
-# UDA data cityscapes -> cityscapes (SPEC 1.3): labelled source Cityscapes (2048x1024) and
+# UDA data cityscapes -> cityscapes (docs/REFERENCE.md §1.3): labelled source Cityscapes (2048x1024) and
 # unlabelled target Cityscapes (2048x1024), 512x512 training crops. The pipelines have no
 # PhotoMetricDistortion: colour augmentation is part of the UDA method (DACS/MIC).
 img_norm_cfg = dict(

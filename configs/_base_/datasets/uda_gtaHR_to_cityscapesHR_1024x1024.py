@@ -1,4 +1,4 @@
-# UDA data gtaHR -> cityscapesHR (SPEC 1.3): labelled source GTA (synthetic, 1914x1052) and
+# UDA data gtaHR -> cityscapesHR (docs/REFERENCE.md §1.3): labelled source GTA (synthetic, 1914x1052) and
 # unlabelled target Cityscapes (2048x1024), 1024x1024 training crops. The pipelines have no
 # PhotoMetricDistortion: colour augmentation is part of the UDA method (DACS/MIC).
 img_norm_cfg = dict(

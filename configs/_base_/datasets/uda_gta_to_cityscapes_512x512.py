@@ -1,4 +1,4 @@
-# UDA data gta -> cityscapes (SPEC 1.3): labelled source GTA (synthetic, 1914x1052) and
+# UDA data gta -> cityscapes (docs/REFERENCE.md §1.3): labelled source GTA (synthetic, 1914x1052) and
 # unlabelled target Cityscapes (2048x1024), 512x512 training crops. The pipelines have no
 # PhotoMetricDistortion: colour augmentation is part of the UDA method (DACS/MIC).
 img_norm_cfg = dict(

@@ -1,4 +1,4 @@
-# UDA data toygta -> toycityscapes (SPEC 1.3 layout, toy sizes): labelled source toy GTA and
+# UDA data toygta -> toycityscapes (docs/REFERENCE.md §1.3 layout, toy sizes): labelled source toy GTA and
 # unlabelled target toy Cityscapes (both from tools/make_toy_data.py), 128x128 training crops. No
 # PhotoMetricDistortion: colour augmentation is part of the UDA method (DACS/MIC).
 img_norm_cfg = dict(

@@ -1,4 +1,4 @@
-# DAFormer network (SPEC 2.2), "conv1" variant: MiT-B5 encoder and a DAFormer decoder whose
+# DAFormer network (docs/REFERENCE.md §2.2), "conv1" variant: MiT-B5 encoder and a DAFormer decoder whose
 # multi-level features are fused by a single 1x1 ConvModule.
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(

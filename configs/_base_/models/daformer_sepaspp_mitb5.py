@@ -1,4 +1,4 @@
-# DAFormer network with the "sepaspp" fusion used by DAFormer, HRDA and MIC (SPEC 2.2): the
+# DAFormer network with the "sepaspp" fusion used by DAFormer, HRDA and MIC (docs/REFERENCE.md §2.2): the
 # concatenated embeddings pass depth-wise separable ASPP branches (dilations 1, 6, 12, 18)
 # before a 3x3 bottleneck, which gives the decoder context at several receptive fields.
 _base_ = ['daformer_conv1_mitb5.py']

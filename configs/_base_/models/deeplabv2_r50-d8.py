@@ -1,4 +1,4 @@
-# DeepLabV2 (SPEC 2.2): dilated ResNet-V1c (output stride 8) and an ASPP classifier whose four
+# DeepLabV2 (docs/REFERENCE.md §2.2): dilated ResNet-V1c (output stride 8) and an ASPP classifier whose four
 # dilated 3x3 convolutions (6, 12, 18, 24) each predict the classes; their outputs are summed.
 # The experiments set depth 101 and 'open-mmlab://resnet101_v1c' on top of this base.
 norm_cfg = dict(type='BN', requires_grad=True)

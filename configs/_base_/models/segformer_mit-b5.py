@@ -1,4 +1,4 @@
-# SegFormer-B5 (SPEC 2.2): MiT-B5 encoder and the all-MLP SegFormer decoder (768 channels).
+# SegFormer-B5 (docs/REFERENCE.md §2.2): MiT-B5 encoder and the all-MLP SegFormer decoder (768 channels).
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',

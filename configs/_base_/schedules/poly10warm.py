@@ -1,5 +1,5 @@
 # Polynomial decay (power 1.0, down to 0) after a linear warm-up over the first 1500 iterations
-# starting from lr * 1e-6 (SPEC 5), updated every iteration.
+# starting from lr * 1e-6 (docs/REFERENCE.md §5), updated every iteration.
 lr_config = dict(
     policy='poly',
     warmup='linear',

@@ -1,4 +1,4 @@
-# AdvSeg: output-space adversarial training (AdaptSegNet), SPEC 3.5.
+# AdvSeg: output-space adversarial training (AdaptSegNet), docs/REFERENCE.md §3.5.
 uda = dict(
     type='AdvSeg',
     # 'LS': least-squares (MSE) discriminator loss; 'Vanilla': BCE with logits.

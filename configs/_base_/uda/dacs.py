@@ -1,4 +1,4 @@
-# DACS self-training with DAFormer's additions and the MIC options (SPEC 3.2).
+# DACS self-training with DAFormer's additions and the MIC options (docs/REFERENCE.md §3.2).
 # Each key is read by mmseg/models/uda/dacs.py; unknown keys are rejected.
 uda = dict(
     type='DACS',
@@ -24,7 +24,7 @@ uda = dict(
     blur=True,
     color_jitter_strength=0.2,
     color_jitter_probability=0.2,
-    # MIC (masked image consistency), off with mask_mode None; see SPEC 3.4.
+    # MIC (masked image consistency), off with mask_mode None; see docs/REFERENCE.md §3.4.
     mask_mode=None,
     mask_alpha='same',
     mask_pseudo_threshold='same',

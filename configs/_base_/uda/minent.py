@@ -1,4 +1,4 @@
-# MinEnt: entropy minimisation of the target predictions (ADVENT), SPEC 3.5.
+# MinEnt: entropy minimisation of the target predictions (ADVENT), docs/REFERENCE.md §3.5.
 uda = dict(
     type='MinEnt',
     # Weight of the normalised target entropy per output ('aux' only with an auxiliary head).

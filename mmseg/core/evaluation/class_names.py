@@ -1,4 +1,4 @@
-"""The Cityscapes classes and palette (SPEC 0), shared by the datasets and the debug drawings."""
+"""The Cityscapes classes and palette (docs/REFERENCE.md §0), shared by the datasets and the debug drawings."""
 
 __all__ = ['CITYSCAPES_CLASSES', 'CITYSCAPES_PALETTE', 'get_classes', 'get_palette']
 

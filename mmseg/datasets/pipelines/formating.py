@@ -11,7 +11,7 @@ __all__ = ['to_tensor', 'ImageToTensor', 'ToTensor', 'DefaultFormatBundle', 'Col
            'DEFAULT_META_KEYS']
 
 DEFAULT_META_KEYS = ('filename', 'ori_filename', 'ori_shape', 'img_shape', 'pad_shape',
-                     'scale_factor', 'flip', 'flip_direction', 'img_norm_cfg')  # SPEC 1.2
+                     'scale_factor', 'flip', 'flip_direction', 'img_norm_cfg')  # docs/REFERENCE.md §1.2
 
 
 def to_tensor(data):
@@ -106,7 +106,7 @@ class Collect:
         for key in self.keys:
             data[key] = results[key]
         if 'valid_pseudo_mask' in results:
-            # made by the UDA target dataset (crop_pseudo_margins) and always passed on (SPEC 1)
+            # made by the UDA target dataset (crop_pseudo_margins) and always passed on (docs/REFERENCE.md §1)
             data['valid_pseudo_mask'] = results['valid_pseudo_mask']
         return data
 

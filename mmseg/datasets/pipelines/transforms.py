@@ -139,7 +139,7 @@ class Resize:
 @PIPELINES.register_module()
 class RandomCrop:
     """Random crop of crop_size=(h, w); with cat_max_ratio < 1, up to 10 tries for a crop in
-    which no single class covers more than cat_max_ratio of the non-ignored pixels (SPEC 1.2)."""
+    which no single class covers more than cat_max_ratio of the non-ignored pixels (docs/REFERENCE.md §1.2)."""
 
     def __init__(self, crop_size, cat_max_ratio=1., ignore_index=255):
         if len(crop_size) != 2 or min(crop_size) <= 0:

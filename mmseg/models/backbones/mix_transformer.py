@@ -1,4 +1,4 @@
-"""Mix Transformer (MiT) backbones of SegFormer, mit_b0 ... mit_b5 (SPEC 2.1).
+"""Mix Transformer (MiT) backbones of SegFormer, mit_b0 ... mit_b5 (docs/REFERENCE.md §2.1).
 
 Module and parameter names follow SegFormer's ImageNet checkpoints exactly, so that
 ``pretrained/mit_b5.pth`` loads without renaming.
@@ -22,7 +22,7 @@ MIT_DOWNLOAD_HINT = ("download SegFormer's ImageNet-pretrained MiT weights (mit_
 
 
 def _block_norm(dim):
-    # Block and stage norms use eps 1e-6 (SPEC 2.1); the patch-embedding norm and the
+    # Block and stage norms use eps 1e-6 (docs/REFERENCE.md §2.1); the patch-embedding norm and the
     # reduction norm of the attention keep LayerNorm's default eps, as in SegFormer.
     return nn.LayerNorm(dim, eps=1e-6)
 
@@ -97,7 +97,7 @@ class DWConv(nn.Module):
 
 
 class MixFFN(nn.Module):
-    """fc1 → depth-wise conv → GELU → fc2 (SPEC 2.1)."""
+    """fc1 → depth-wise conv → GELU → fc2 (docs/REFERENCE.md §2.1)."""
 
     def __init__(self, in_features, hidden_features, drop=0.):
         super().__init__()
@@ -155,7 +155,7 @@ class MixVisionTransformer(BaseModule):
             raise ValueError('MixVisionTransformer needs 4 values in embed_dims, num_heads, '
                              f'mlp_ratios, depths and sr_ratios, got {embed_dims}, {num_heads}, '
                              f'{mlp_ratios}, {depths}, {sr_ratios}')
-        del style  # accepted for config compatibility (SPEC 2.1)
+        del style  # accepted for config compatibility (docs/REFERENCE.md §2.1)
         self.embed_dims = list(embed_dims)
         self.depths = list(depths)
         self.pretrained = pretrained
@@ -228,7 +228,7 @@ class MixVisionTransformer(BaseModule):
 
 
 def _variant_settings(name, embed_dims, depths, overrides):
-    """SPEC 2.1's settings of a MiT variant; only drop rates and loading options may change."""
+    """docs/REFERENCE.md §2.1's settings of a MiT variant; only drop rates and loading options may change."""
     settings = dict(embed_dims=embed_dims, num_heads=(1, 2, 5, 8), mlp_ratios=(4, 4, 4, 4),
                     qkv_bias=True, depths=depths, sr_ratios=(8, 4, 2, 1), drop_rate=0.0,
                     drop_path_rate=0.1)

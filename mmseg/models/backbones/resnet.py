@@ -1,7 +1,7 @@
-"""ResNet and ResNetV1c (deep stem) with dilated last stages, the DeepLabV2 encoder (SPEC 2.2).
+"""ResNet and ResNetV1c (deep stem) with dilated last stages, the DeepLabV2 encoder (docs/REFERENCE.md §2.2).
 
 Module names follow the open-mmlab ImageNet checkpoints (``stem.{0,1,3,4,6,7}``,
-``layer{i}.{b}.conv{1,2,3}``/``bn{1,2,3}``/``downsample.{0,1}``), SPEC Appendix B.
+``layer{i}.{b}.conv{1,2,3}``/``bn{1,2,3}``/``downsample.{0,1}``), docs/REFERENCE.md §B.
 """
 
 import torch.nn as nn
@@ -14,7 +14,7 @@ from .checkpoint_loading import load_pretrained_weights, resolve_pretrained_path
 
 __all__ = ['Bottleneck', 'ResNet', 'ResNetV1c']
 
-# Names of the original configs → local files (we never download, SPEC 2.2).
+# Names of the original configs → local files (we never download, docs/REFERENCE.md §2.2).
 RESNET_DOWNLOAD_HINT = ("download open-mmlab's ImageNet ResNet-V1c weights (resnet50_v1c / "
                         "resnet101_v1c) into pretrained/")
 

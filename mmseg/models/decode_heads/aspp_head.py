@@ -13,7 +13,7 @@ class ASPPModule(nn.ModuleList):
 
     Dilation 1 gives a 1×1 ConvModule; the others a 3×3 conv with that dilation and padding,
     depth-wise separable when ``sep`` (keys ``{k}.conv`` / ``{k}.depthwise_conv``,
-    ``{k}.pointwise_conv``, SPEC Appendix A).
+    ``{k}.pointwise_conv``, docs/REFERENCE.md §A).
     """
 
     def __init__(self, dilations, in_channels, channels, conv_cfg=None, norm_cfg=None,
@@ -41,7 +41,7 @@ class ASPPModule(nn.ModuleList):
 class ASPPWrapper(nn.Module):
     """ASPP as a fusion block: [image pool +] branches, concatenated, 3×3 ``bottleneck``.
 
-    x B×in_channels×H×W → B×channels×H×W (DAFormer's 'aspp' fusion, SPEC 2.2).
+    x B×in_channels×H×W → B×channels×H×W (DAFormer's 'aspp' fusion, docs/REFERENCE.md §2.2).
     """
 
     def __init__(self, in_channels, channels, dilations=(1, 6, 12, 18), sep=False, pool=False,

@@ -1,4 +1,4 @@
-"""DAFormer's decoder: per-level embeddings, resize to stride 4, context-aware fusion (SPEC 2.2)."""
+"""DAFormer's decoder: per-level embeddings, resize to stride 4, context-aware fusion (docs/REFERENCE.md §2.2)."""
 import copy
 
 import torch
@@ -44,7 +44,7 @@ def build_embedding_layer(in_channels, embed_dims, cfg):
 
 
 def build_fusion_layer(in_channels, channels, cfg, align_corners):
-    """'conv' (ConvModule, keys fuse_layer.conv/bn) or 'aspp' (ASPPWrapper, SPEC 2.2)."""
+    """'conv' (ConvModule, keys fuse_layer.conv/bn) or 'aspp' (ASPPWrapper, docs/REFERENCE.md §2.2)."""
     cfg = copy.deepcopy(cfg)
     layer_type = cfg.pop('type')
     if layer_type == 'conv':

@@ -1,4 +1,4 @@
-"""Base class of the decode heads: input selection, classifier, losses (SPEC 2.2)."""
+"""Base class of the decode heads: input selection, classifier, losses (docs/REFERENCE.md §2.2)."""
 from abc import ABCMeta, abstractmethod
 
 import torch

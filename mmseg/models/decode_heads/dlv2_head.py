@@ -1,4 +1,4 @@
-"""DeepLabV2's classifier: summed dilated 3×3 convs straight to the classes (SPEC 2.2)."""
+"""DeepLabV2's classifier: summed dilated 3×3 convs straight to the classes (docs/REFERENCE.md §2.2)."""
 import torch.nn as nn
 
 from ..builder import HEADS

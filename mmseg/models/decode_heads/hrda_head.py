@@ -1,6 +1,6 @@
 """HRDA's multi-resolution head: context + detail predictions fused by a learned scale attention.
 
-SPEC 4. The pure pieces (crop boxes, cropping, box scaling, the fusion) are functions here, used
+docs/REFERENCE.md §4. The pure pieces (crop boxes, cropping, box scaling, the fusion) are functions here, used
 by ``HRDAHead`` and ``HRDAEncoderDecoder``. Boxes are ``(y1, y2, x1, x2)``, ends exclusive.
 """
 import copy
@@ -16,7 +16,7 @@ from .decode_head import BaseDecodeHead
 
 __all__ = ['HRDAHead', 'get_crop_bbox', 'crop', 'scale_box', 'fuse_scales']
 
-# Output stride of each supported single-scale head (SPEC 4).
+# Output stride of each supported single-scale head (docs/REFERENCE.md §4).
 _HEAD_OUTPUT_STRIDES = {'DAFormerHead': 4, 'DLV2Head': 8}
 _HRDA_MODES = ('', 'LR', 'HR', 'ATT')
 
@@ -63,7 +63,7 @@ def _insert(canvas, values, box, what):
 
 def fuse_scales(lr_seg, hr_seg, attention, scale_ratio, hr_output_stride, crop_box=None,
                 align_corners=False):
-    """HRDA fusion (SPEC 4): fused = a·hr + up((1 − a)·lr) with a = attention.
+    """HRDA fusion (docs/REFERENCE.md §4): fused = a·hr + up((1 − a)·lr) with a = attention.
 
     lr_seg: B×C×h×w context logits; attention: B×{C|1}×h×w in [0, 1] or a float.
     hr_seg: detail logits, B×C×(crop/os) of the crop at crop_box (training) or B×C×(s·h)×(s·w)
@@ -205,7 +205,7 @@ class HRDAHead(BaseDecodeHead):
             lr_seg, hr_seg, attention, self.scales[1] / self.scales[0], self.os,
             crop_box=self.hr_crop_box, align_corners=self.align_corners)
         if self.debug_output_attention:
-            # SPEC 4: the attention summed over classes, weighted by the fused softmax.
+            # docs/REFERENCE.md §4: the attention summed over classes, weighted by the fused softmax.
             attention = torch.sum(attention * torch.softmax(fused, dim=1), dim=1, keepdim=True)
             return attention, None, None
         return fused, lr_seg, hr_seg

@@ -1,4 +1,4 @@
-"""SegFormer's all-MLP decoder (SPEC 2.2)."""
+"""SegFormer's all-MLP decoder (docs/REFERENCE.md §2.2)."""
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
@@ -16,7 +16,7 @@ class SegFormerHead(BaseDecodeHead):
     """inputs: 4 maps → logits B×num_classes×H/4×W/4 via ``linear_pred``.
 
     decoder_params: embed_dim (768 for B5). ``conv_seg`` of the base class stays unused (it
-    exists in the original checkpoints, SPEC 2.2's parameter count includes it).
+    exists in the original checkpoints, docs/REFERENCE.md §2.2's parameter count includes it).
     """
 
     def __init__(self, **kwargs):

@@ -1,4 +1,4 @@
-"""Pixel accuracy in percent, the ``acc_seg`` log value (SPEC 2.2)."""
+"""Pixel accuracy in percent, the ``acc_seg`` log value (docs/REFERENCE.md §2.2)."""
 import torch
 import torch.nn as nn
 

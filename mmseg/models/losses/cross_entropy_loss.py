@@ -1,4 +1,4 @@
-"""Per-pixel cross-entropy of the decode heads (SPEC 2.2)."""
+"""Per-pixel cross-entropy of the decode heads (docs/REFERENCE.md §2.2)."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -15,7 +15,7 @@ def cross_entropy(pred, label, weight=None, class_weight=None, reduction='mean',
 
     pred: N×C×H×W logits; label: N×H×W long; weight: N×H×W (e.g. the pseudo-label weight).
     With reduction 'mean' the average runs over ALL pixels, ignored ones included, unless
-    ``avg_non_ignore`` (SPEC 2.2: the original counts every pixel).
+    ``avg_non_ignore`` (docs/REFERENCE.md §2.2: the original counts every pixel).
     """
     loss = F.cross_entropy(pred, label, weight=class_weight, reduction='none',
                            ignore_index=ignore_index)

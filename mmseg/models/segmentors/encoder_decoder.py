@@ -1,4 +1,4 @@
-"""Backbone + decode head segmentor with whole / sliding-window inference (SPEC 2.3)."""
+"""Backbone + decode head segmentor with whole / sliding-window inference (docs/REFERENCE.md §2.3)."""
 
 import torch
 import torch.nn as nn
@@ -74,7 +74,7 @@ class EncoderDecoder(BaseSegmentor):
         return resize(out, size=img.shape[2:], mode='bilinear', align_corners=self.align_corners)
 
     def generate_pseudo_label(self, img, img_metas):
-        """Teacher logits for pseudo-labels (SPEC 3.3 step 4); HRDA overrides this."""
+        """Teacher logits for pseudo-labels (docs/REFERENCE.md §3.3 step 4); HRDA overrides this."""
         return self.encode_decode(img, img_metas)
 
     def forward_with_aux(self, img, img_metas):

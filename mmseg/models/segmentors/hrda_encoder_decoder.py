@@ -1,4 +1,4 @@
-"""HRDA segmentor: a low-resolution context crop and a high-resolution detail crop (SPEC 4)."""
+"""HRDA segmentor: a low-resolution context crop and a high-resolution detail crop (docs/REFERENCE.md §4)."""
 import torch
 import torch.utils.checkpoint as cp
 
@@ -79,7 +79,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
         return self.resize(img, scale)
 
     def extract_feat(self, img, crop_box=None):
-        """Features at feature_scale (SPEC 3.3 step 3 compares these); for 'all' a list over
+        """Features at feature_scale (docs/REFERENCE.md §3.3 step 3 compares these); for 'all' a list over
         scales, the detail one cropped at crop_box (default: the last training crop)."""
         if self.feature_scale != _FEATURE_SCALE_ALL:
             return self.extract_unscaled_feat(self.resize(img, self.feature_scale))
@@ -111,7 +111,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
 
     def encode_decode(self, img, img_metas):
         """Fused logits B×C×H×W at the size of img: context of the whole image, detail by
-        overlapping windows, attention not masked (SPEC 4)."""
+        overlapping windows, attention not masked (docs/REFERENCE.md §4)."""
         mres_feats = []
         for i, scale in enumerate(self.scales):
             scaled = self.scaled_input(img, scale)
@@ -161,7 +161,7 @@ class HRDAEncoderDecoder(EncoderDecoder):
 
     def forward_with_aux(self, img, img_metas):
         """Fused training prediction (random detail crop), resized to 0.5 × the input (AdvSeg,
-        SPEC 3.5): ``{'main': B×C×H/2×W/2}``."""
+        docs/REFERENCE.md §3.5): ``{'main': B×C×H/2×W/2}``."""
         mres_feats = self._forward_train_features(img)
         try:
             fused = self.decode_head.forward(mres_feats)[0]

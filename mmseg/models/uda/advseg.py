@@ -1,4 +1,4 @@
-"""AdvSeg: output-space adversarial adaptation of AdaptSegNet, optionally with MIC (SPEC 3.5)."""
+"""AdvSeg: output-space adversarial adaptation of AdaptSegNet, optionally with MIC (docs/REFERENCE.md §3.5)."""
 import torch
 import torch.nn.functional as F
 from torch import nn, optim
@@ -10,7 +10,7 @@ from .uda_decorator import UDADecorator, check_uda_keys
 
 __all__ = ['AdvSeg', 'ADVSEG_DEFAULTS']
 
-# configs/_base_/uda/advseg.py (SPEC 3.5).
+# configs/_base_/uda/advseg.py (docs/REFERENCE.md §3.5).
 ADVSEG_DEFAULTS = dict(
     discriminator_type='LS',
     lr_D=1e-4,

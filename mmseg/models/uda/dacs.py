@@ -1,5 +1,5 @@
 """DACS self-training with DAFormer's additions (feature distance, pseudo-label cropping) and
-MIC (SPEC 3.2 - 3.4).
+MIC (docs/REFERENCE.md §3.2 - 3.4).
 
 One iteration, in order (each loss is backpropagated when computed): EMA teacher update,
 supervised source step, ImageNet feature distance, teacher pseudo-labels, ClassMix + strong
@@ -18,7 +18,7 @@ from .uda_decorator import UDADecorator, check_uda_keys
 
 __all__ = ['DACS', 'DACS_DEFAULTS']
 
-# The keys of configs/_base_/uda/dacs.py with their original values (SPEC 3.2).
+# The keys of configs/_base_/uda/dacs.py with their original values (docs/REFERENCE.md §3.2).
 DACS_DEFAULTS = dict(
     source_only=False,
     alpha=0.99,
@@ -158,7 +158,7 @@ class DACS(UDADecorator):
         mixed_weight = one_mix(mix_masks.squeeze(1), torch.ones_like(pseudo_weight),
                                pseudo_weight)
         mean, std = get_mean_std(img_metas, img.device)
-        # One draw per iteration decides whether jitter / blur happen (SPEC 3.3 step 5).
+        # One draw per iteration decides whether jitter / blur happen (docs/REFERENCE.md §3.3 step 5).
         jitter_draw, blur_draw = torch.rand(2).tolist()
         mixed_img = strong_transform(mixed_img, mean, std, jitter_draw,
                                      self.color_jitter_strength,

@@ -1,4 +1,4 @@
-"""The fully convolutional output-space discriminator of AdaptSegNet (SPEC 3.5)."""
+"""The fully convolutional output-space discriminator of AdaptSegNet (docs/REFERENCE.md §3.5)."""
 from torch import nn
 
 __all__ = ['FCDiscriminator']

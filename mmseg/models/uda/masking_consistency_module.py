@@ -1,4 +1,4 @@
-"""MIC: masked image consistency (SPEC 3.4), a module used inside DACS, AdvSeg and MinEnt.
+"""MIC: masked image consistency (docs/REFERENCE.md §3.4), a module used inside DACS, AdvSeg and MinEnt.
 
 The student must predict, from a block-masked image, the (pseudo-)label of the whole image.
 """
@@ -45,7 +45,7 @@ class MaskingConsistencyModule(nn.Module):
         self.debug_output = {}
 
     def _build_teacher(self, cfg):
-        """Own EMA teacher: 'same' alpha/threshold mean the host's values (SPEC 3.4)."""
+        """Own EMA teacher: 'same' alpha/threshold mean the host's values (docs/REFERENCE.md §3.4)."""
         alpha = cfg['alpha'] if self.mask_alpha == 'same' else self.mask_alpha
         threshold = cfg['pseudo_threshold'] if self.mask_pseudo_threshold == 'same' \
             else self.mask_pseudo_threshold
@@ -114,7 +114,7 @@ class MaskingConsistencyModule(nn.Module):
                                 blur_draw, same_blur_on_batch=True)
 
 
-# MIC keys of the AdvSeg and MinEnt configs (SPEC 3.5): MIC is off unless mask_mode is set and
+# MIC keys of the AdvSeg and MinEnt configs (docs/REFERENCE.md §3.5): MIC is off unless mask_mode is set and
 # then runs with its own EMA teacher whose 'same' values are these.
 MIC_OWN_TEACHER_DEFAULTS = dict(
     alpha=0.999,

@@ -1,4 +1,4 @@
-"""MinEnt: entropy minimisation on the target domain (ADVENT), optionally with MIC (SPEC 3.5)."""
+"""MinEnt: entropy minimisation on the target domain (ADVENT), optionally with MIC (docs/REFERENCE.md §3.5)."""
 import math
 
 import torch
@@ -10,7 +10,7 @@ from .uda_decorator import UDADecorator, check_uda_keys
 
 __all__ = ['MinEnt', 'MINENT_DEFAULTS', 'entropy_loss']
 
-# configs/_base_/uda/minent.py (SPEC 3.5).
+# configs/_base_/uda/minent.py (docs/REFERENCE.md §3.5).
 MINENT_DEFAULTS = dict(
     lambda_ent=dict(main=0.001, aux=0.0002),
     debug_img_interval=1000,

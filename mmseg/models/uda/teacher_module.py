@@ -1,4 +1,4 @@
-"""The EMA teacher and its pseudo-labels (SPEC 3.3 steps 1 and 4), shared by DACS and MIC."""
+"""The EMA teacher and its pseudo-labels (docs/REFERENCE.md §3.3 steps 1 and 4), shared by DACS and MIC."""
 from copy import deepcopy
 
 import torch

@@ -1,4 +1,4 @@
-"""The base of the UDA methods: a wrapper around the student segmentor (SPEC 3.1)."""
+"""The base of the UDA methods: a wrapper around the student segmentor (docs/REFERENCE.md §3.1)."""
 import os.path as osp
 from copy import deepcopy
 
@@ -142,7 +142,7 @@ class UDADecorator(BaseSegmentor):
                 ('Target Pred', pred_trg['main'].argmax(1), 'label')])
 
     def save_debug_images(self, img_metas, panels):
-        """One figure per batch image: ``<work_dir>/debug/<iter:06d>_<j>.png`` (SPEC 3.3.8).
+        """One figure per batch image: ``<work_dir>/debug/<iter:06d>_<j>.png`` (docs/REFERENCE.md §3.3.8).
 
         panels: list of (title, tensor, kind) where the tensor is batched (B x ...) and kind is
         'image' (normalised 3 x H x W), 'label' (train IDs) or 'gray' (values in [0, 1]).

@@ -1,4 +1,4 @@
-"""DACS tensor maths: pseudo-labels and weights, ClassMix, strong augmentation (SPEC 3.3).
+"""DACS tensor maths: pseudo-labels and weights, ClassMix, strong augmentation (docs/REFERENCE.md §3.3).
 
 Images are B x 3 x H x W, normalised RGB; labels B x 1 x H x W long; weights B x H x W float.
 """
@@ -22,7 +22,7 @@ def get_mean_std(img_metas, device):
     for index, meta in enumerate(img_metas):
         if 'img_norm_cfg' not in meta:
             raise KeyError(f"img_metas[{index}] has no 'img_norm_cfg' (keys: {sorted(meta)}): "
-                           "add 'img_norm_cfg' to Collect's meta_keys (SPEC 1.2)")
+                           "add 'img_norm_cfg' to Collect's meta_keys (docs/REFERENCE.md §1.2)")
         means.append(torch.as_tensor(meta['img_norm_cfg']['mean'], dtype=torch.float32))
         stds.append(torch.as_tensor(meta['img_norm_cfg']['std'], dtype=torch.float32))
     mean = torch.stack(means).view(-1, 3, 1, 1).to(device)
@@ -42,7 +42,7 @@ def renorm(img, mean, std):
 
 @torch.no_grad()
 def get_pseudo_label_and_weight(logits, pseudo_threshold):
-    """Pseudo-label = argmax of the softmax; weight = fraction of confident pixels (SPEC 3.3.4).
+    """Pseudo-label = argmax of the softmax; weight = fraction of confident pixels (docs/REFERENCE.md §3.3.4).
 
     logits: B x C x H x W. Returns the label (B x H x W long) and the weight (B x H x W), one
     scalar for the whole batch broadcast to every pixel; all ones when pseudo_threshold is None.
@@ -63,7 +63,7 @@ def filter_valid_pseudo_region(pseudo_weight, ignore_top, ignore_bottom, valid_p
     when given; the configs use one or the other, the original applies both when both are set.
 
     The rows are cropped because rectification artefacts at the image border make pseudo-labels
-    drift (e.g. sky towards building); the mask is the newer form of the same idea (SPEC 1).
+    drift (e.g. sky towards building); the mask is the newer form of the same idea (docs/REFERENCE.md §1).
     """
     pseudo_weight = pseudo_weight.clone()
     if ignore_top > 0:
@@ -76,7 +76,7 @@ def filter_valid_pseudo_region(pseudo_weight, ignore_top, ignore_bottom, valid_p
 
 
 def get_class_masks(labels):
-    """ClassMix masks (SPEC 3.3.5): B x 1 x H x W float, 1 where the source pixel is pasted.
+    """ClassMix masks (docs/REFERENCE.md §3.3.5): B x 1 x H x W float, 1 where the source pixel is pasted.
 
     For each image, half (rounded up) of the classes present in the WHOLE label batch (255
     included) are chosen without replacement; the mask is that image's label in the chosen set.
@@ -100,7 +100,7 @@ def one_mix(mask, first, second):
 
 
 def blur_kernel_size(side):
-    """Blur kernel size for an image side: the odd number nearest to 0.1 * side (SPEC 3.3.5)."""
+    """Blur kernel size for an image side: the odd number nearest to 0.1 * side (docs/REFERENCE.md §3.3.5)."""
     tenth = math.ceil(0.1 * side)
     return int(math.floor(tenth - 0.5 + tenth % 2))
 
@@ -123,7 +123,7 @@ def color_jitter(img, mean, std, strength, probability, draw):
 
 @torch.no_grad()
 def gaussian_blur(img, draw, same_on_batch=False):
-    """Gaussian blur with sigma ~ U(0.15, 1.15) if draw > 0.5 (SPEC 3.3.5): one sigma per image
+    """Gaussian blur with sigma ~ U(0.15, 1.15) if draw > 0.5 (docs/REFERENCE.md §3.3.5): one sigma per image
     (DACS blurs each mixed image on its own) or one for the batch (MIC's augmented inputs)."""
     if draw <= 0.5:
         return img

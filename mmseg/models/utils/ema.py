@@ -1,4 +1,4 @@
-"""Exponential moving average (EMA) teacher weights (SPEC 3.3 step 1, Mean Teacher)."""
+"""Exponential moving average (EMA) teacher weights (docs/REFERENCE.md §3.3 step 1, Mean Teacher)."""
 import torch
 
 __all__ = ['ema_alpha', 'copy_weights', 'update_ema_weights']

@@ -1,4 +1,4 @@
-"""DAFormer's ImageNet feature distance (SPEC 3.3 step 3): label downscaling and masked L2."""
+"""DAFormer's ImageNet feature distance (docs/REFERENCE.md §3.3 step 3): label downscaling and masked L2."""
 import torch
 import torch.nn.functional as F
 

@@ -1,4 +1,4 @@
-"""MIC's random block masking (SPEC 3.4)."""
+"""MIC's random block masking (docs/REFERENCE.md §3.4)."""
 import torch
 
 from mmseg.ops import resize

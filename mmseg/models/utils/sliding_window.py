@@ -1,7 +1,7 @@
 """Sliding windows over an image: the window boxes and the averaging of window logits.
 
-Used by the segmentor's slide inference (SPEC 2.3) and by HRDA's overlapping detail crops
-(SPEC 4). Boxes are ``(y1, y2, x1, x2)`` with exclusive ends.
+Used by the segmentor's slide inference (docs/REFERENCE.md §2.3) and by HRDA's overlapping detail crops
+(docs/REFERENCE.md §4). Boxes are ``(y1, y2, x1, x2)`` with exclusive ends.
 """
 import torch
 

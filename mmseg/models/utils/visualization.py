@@ -1,4 +1,4 @@
-"""Debug image grids of the UDA methods (SPEC 3.3 step 8), drawn with matplotlib's Agg canvas."""
+"""Debug image grids of the UDA methods (docs/REFERENCE.md §3.3 step 8), drawn with matplotlib's Agg canvas."""
 import os
 
 import numpy as np

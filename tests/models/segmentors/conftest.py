@@ -52,7 +52,7 @@ class TinyPyramidTestBackbone(nn.Module):
 
 @MODELS.register_module(force=True)
 class TinySegTestHead(nn.Module):
-    """1×1 classifier on the first map; mean CE over all pixels × seg_weight (SPEC 2.2)."""
+    """1×1 classifier on the first map; mean CE over all pixels × seg_weight (docs/REFERENCE.md §2.2)."""
 
     def __init__(self, in_channels=8, num_classes=3, align_corners=False):
         super().__init__()

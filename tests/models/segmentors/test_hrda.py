@@ -85,7 +85,7 @@ def test_detail_loss_uses_the_cropped_label_and_seg_weight(hrda_cfg, monkeypatch
 
 
 def _ce(logits, label, weight):
-    """Mean over all pixels of CE × weight, ignored pixels 0 (SPEC 2.2), computed directly."""
+    """Mean over all pixels of CE × weight, ignored pixels 0 (docs/REFERENCE.md §2.2), computed directly."""
     logits = F.interpolate(logits, size=label.shape[2:], mode='bilinear', align_corners=False)
     per_pixel = F.cross_entropy(logits, label[:, 0], ignore_index=255, reduction='none')
     return (per_pixel * weight).mean()

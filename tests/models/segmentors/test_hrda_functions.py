@@ -1,4 +1,4 @@
-"""HRDA's pure functions: crop boxes, cropping, box scaling and the scale fusion (SPEC 4)."""
+"""HRDA's pure functions: crop boxes, cropping, box scaling and the scale fusion (docs/REFERENCE.md §4)."""
 import numpy as np
 import pytest
 import torch

@@ -68,7 +68,7 @@ def test_the_papers_hrda_network_has_the_original_size(repo_root):
     cfg.model.pretrained = None
     model = build_segmentor(cfg.model)
     state = model.state_dict()
-    # SPEC 2.2 / Appendix A: 85,685,990 parameters, 1,126 state-dict tensors.
+    # docs/REFERENCE.md §2.2 / §A: 85,685,990 parameters, 1,126 state-dict tensors.
     assert sum(p.numel() for p in model.parameters()) == 85_685_990
     assert len(state) == 1126
     assert state['decode_head.scale_attention.fuse_layer.conv.weight'].shape == (256, 1024, 1, 1)

@@ -1,4 +1,4 @@
-"""AdvSeg and MinEnt (SPEC 3.5) on a tiny EncoderDecoder, with and without MIC."""
+"""AdvSeg and MinEnt (docs/REFERENCE.md §3.5) on a tiny EncoderDecoder, with and without MIC."""
 import copy
 import math
 
@@ -128,7 +128,7 @@ def test_unknown_keys(method_type):
 
 
 def test_advseg_discriminator_sees_the_source_prediction_of_the_source_step():
-    """SPEC 3.5 (d): D_src gets the step-(a) prediction, detached; the source batch goes through
+    """docs/REFERENCE.md §3.5 (d): D_src gets the step-(a) prediction, detached; the source batch goes through
     the network once (BatchNorm statistics are updated once per batch)."""
     method = build('AdvSeg')
     model = method.get_model()

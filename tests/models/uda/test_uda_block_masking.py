@@ -1,4 +1,4 @@
-"""MIC block masks (SPEC 3.4)."""
+"""MIC block masks (docs/REFERENCE.md §3.4)."""
 import pytest
 import torch
 

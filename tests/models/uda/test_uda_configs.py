@@ -1,4 +1,4 @@
-"""The UDA base configs hold SPEC 3.2 / 3.5's keys and values and build on a tiny model."""
+"""The UDA base configs hold docs/REFERENCE.md §3.2 / §3.5's keys and values and build on a tiny model."""
 import pytest
 import torch
 from mmcv import Config

@@ -1,4 +1,4 @@
-"""DACS + FD + MIC and AdvSeg on a tiny HRDAEncoderDecoder (SPEC 4 where it meets SPEC 3)."""
+"""DACS + FD + MIC and AdvSeg on a tiny HRDAEncoderDecoder (docs/REFERENCE.md §4 where it meets docs/REFERENCE.md §3)."""
 import copy
 
 import pytest
@@ -53,7 +53,7 @@ def test_advseg_on_hrda_discriminates_half_size_predictions():
 
 
 def test_feature_distance_with_features_of_all_scales_is_refused():
-    """feature_scale='all' yields two feature sets; the FD compares one (SPEC 3.3 step 3)."""
+    """feature_scale='all' yields two feature sets; the FD compares one (docs/REFERENCE.md §3.3 step 3)."""
     model_cfg = dict(tiny_hrda_cfg(), feature_scale='all')
     with pytest.raises(ValueError, match="feature_scale='all'"):
         UDA.build(dict(type='DACS', model=model_cfg, max_iters=10,

@@ -166,7 +166,7 @@ def test_one_mix_images_labels_weights():
 @pytest.mark.parametrize('side,expected', [(512, 51), (1024, 103), (64, 7), (256, 25), (30, 3),
                                            (100, 9), (90, 9)])
 def test_blur_kernel_size(side, expected):
-    # the odd number nearest to 0.1 * side, from SPEC's floor(ceil(.1s) - .5 + ceil(.1s) % 2)
+    # the odd number nearest to 0.1 * side, from docs/REFERENCE.md's floor(ceil(.1s) - .5 + ceil(.1s) % 2)
     tenth = math.ceil(0.1 * side)
     assert blur_kernel_size(side) == expected == math.floor(tenth - 0.5 + tenth % 2)
     assert expected % 2 == 1
