@@ -24,25 +24,29 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+def _rank_entry(rank, env, target, tmp_path, args):
+    try:
+        os.environ.update(env, RANK=str(rank), LOCAL_RANK=str(rank))
+        init_dist('pytorch')
+        target(rank, tmp_path, *args)
+        dist.destroy_process_group()
+    except BaseException:
+        (tmp_path / f'error{rank}.txt').write_text(traceback.format_exc())
+        os._exit(1)
+    os._exit(0)
+
+
 def _run_ranks(target, tmp_path, *args):
-    """Run ``target(rank, tmp_path, *args)`` in WORLD_SIZE forked processes joined by
-    init_dist('pytorch') (the variables torchrun sets); fail with the first rank's traceback."""
+    """Run ``target(rank, tmp_path, *args)`` in WORLD_SIZE processes joined by
+    init_dist('pytorch') (the variables torchrun sets); fail with the first rank's traceback.
+
+    The processes are spawned, not forked: a child forked from a pytest process whose OpenMP
+    thread pool has run (any earlier test) can hang in its first parallel operation."""
     env = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()),
                WORLD_SIZE=str(WORLD_SIZE))
-
-    def entry(rank):
-        try:
-            os.environ.update(env, RANK=str(rank), LOCAL_RANK=str(rank))
-            init_dist('pytorch')
-            target(rank, tmp_path, *args)
-            dist.destroy_process_group()
-        except BaseException:
-            (tmp_path / f'error{rank}.txt').write_text(traceback.format_exc())
-            os._exit(1)
-        os._exit(0)
-
-    ctx = multiprocessing.get_context('fork')
-    procs = [ctx.Process(target=entry, args=(rank,)) for rank in range(WORLD_SIZE)]
+    ctx = multiprocessing.get_context('spawn')
+    procs = [ctx.Process(target=_rank_entry, args=(rank, env, target, tmp_path, args))
+             for rank in range(WORLD_SIZE)]
     for proc in procs:
         proc.start()
     for proc in procs:
