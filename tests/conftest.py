@@ -37,3 +37,15 @@ def toy_data_root(tmp_path_factory):
     generate_toy_data(root, num_source=6, num_target_train=4, num_target_val=3,
                       size=(128, 64), seed=0, convert=True)
     return root
+
+
+@pytest.fixture
+def single_torch_thread():
+    """One intra-op torch thread during the test, as in the subprocesses started with
+    OMP_NUM_THREADS=1: in-process results then match theirs bit for bit (same summation order),
+    and tiny networks run faster than with a pool competing for the shared cores."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
