@@ -381,12 +381,17 @@ def test_uda_run_trains_with_its_own_optimizer_step_and_tests_the_student(toy_da
     (tmp_path / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
     config = REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'
     work_dir = tmp_path / 'work_dirs' / 'mic'
-    _run([PYTHON, '-m', 'tools.train', str(config), '--work-dir', str(work_dir),
-          '--cfg-options', 'runner.max_iters=2', 'evaluation.interval=2',
-          'checkpoint_config.interval=2', 'log_config.interval=1', 'lr_config.warmup_iters=1',
-          # the toy fixture's images are too small for the toy config's RCS pixel threshold
-          'data.train.rare_class_sampling.min_pixels=1'],
-         cwd=tmp_path)
+    # tools/train.py and tools/test.py main in this process, from that folder: the same toy
+    # config runs as `python -m tools.train` in tests/tools/test_train_resume.py.
+    from tools.test import main as test_main
+    from tools.train import main as train_main
+    monkeypatch.chdir(tmp_path)
+    train_main([str(config), '--work-dir', str(work_dir),
+                '--cfg-options', 'runner.max_iters=2', 'evaluation.interval=2',
+                'checkpoint_config.interval=2', 'log_config.interval=1',
+                'lr_config.warmup_iters=1',
+                # the toy fixture's images are too small for the toy config's RCS pixel threshold
+                'data.train.rare_class_sampling.min_pixels=1'])
     json_log = next(work_dir.glob('*.log.json'))
     records = [json.loads(line) for line in json_log.read_text().splitlines()[1:]]
     train = [r for r in records if r['mode'] == 'train']
@@ -399,9 +404,6 @@ def test_uda_run_trains_with_its_own_optimizer_step_and_tests_the_student(toy_da
                        weights_only=False)['state_dict']
     assert any(k.startswith('model.backbone.') for k in state)
     assert any(k.startswith('ema_model.backbone.') for k in state)
-    # tools/test.py's main in this process, from the same folder (data/toy is relative).
-    from tools.test import main as test_main
-    monkeypatch.chdir(tmp_path)
     capsys.readouterr()
     metrics = test_main([str(work_dir / 'toy_gta2cs_mic_daformer.py'), str(work_dir / 'latest.pth'),
                          '--eval', 'mIoU'])
