@@ -228,16 +228,38 @@ def test_test_cli_evaluates_and_draws_fused_context_detail_and_attention(
 
 
 # ----------------------------------------------------------------------------- no data yet
-@pytest.mark.slow
-@pytest.mark.parametrize('entry_point', ['train', 'run_experiments'])
-def test_newcomer_without_data_gets_one_message(entry_point, tmp_path):
+NEWCOMER_ENTRY_POINTS = ('train', 'run_experiments')
+
+
+@pytest.fixture(scope='module')
+def newcomer_runs(tmp_path_factory):
+    """Both entry points on the annotated config from an empty folder each, started at once (one
+    core each): {entry point: (CompletedProcess-like result, folder)}."""
     config = REPO / 'configs' / 'mic' / 'gtaHR2csHR_mic_hrda.py'
-    if entry_point == 'train':
-        argv = [PYTHON, '-m', 'tools.train', config]
-    else:
-        argv = [PYTHON, REPO / 'run_experiments.py', '--config', config,
-                '--gen-dir', tmp_path / 'generated', '--work-dirs', tmp_path / 'work_dirs']
-    out = _run(argv, cwd=tmp_path, check=False)
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    started = {}
+    for entry_point in NEWCOMER_ENTRY_POINTS:
+        folder = tmp_path_factory.mktemp(f'newcomer_{entry_point}')
+        if entry_point == 'train':
+            argv = [PYTHON, '-m', 'tools.train', config]
+        else:
+            argv = [PYTHON, REPO / 'run_experiments.py', '--config', config,
+                    '--gen-dir', folder / 'generated', '--work-dirs', folder / 'work_dirs']
+        process = subprocess.Popen([str(a) for a in argv], cwd=folder, env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started[entry_point] = (process, folder)
+    results = {}
+    for entry_point, (process, folder) in started.items():
+        stdout, stderr = process.communicate(timeout=300)
+        results[entry_point] = (subprocess.CompletedProcess(process.args, process.returncode,
+                                                            stdout, stderr), folder)
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('entry_point', NEWCOMER_ENTRY_POINTS)
+def test_newcomer_without_data_gets_one_message(entry_point, newcomer_runs):
+    out, tmp_path = newcomer_runs[entry_point]
     output = out.stdout + out.stderr
     assert out.returncode != 0
     for missing in ('data/gta', 'data/cityscapes', 'pretrained/mit_b5.pth',

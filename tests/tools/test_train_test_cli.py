@@ -350,14 +350,34 @@ def test_test_cli_format_only_writes_train_id_pngs(trained_run, toy_data_root, t
         assert np.array_equal(np.array(Image.open(png)), pred.astype(np.uint8))
 
 
+@pytest.fixture(scope='module')
+def test_sh_runs(trained_run, tmp_path_factory):
+    """``sh test.sh RUN`` and ``bash test.sh RUN``, each on its own copy of the trained run,
+    started at once (one core each): {shell: (CompletedProcess-like result, run folder)}."""
+    _, work_dir = trained_run
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    started = {}
+    for shell in ('sh', 'bash'):
+        folder = tmp_path_factory.mktemp(f'test_sh_{shell}')
+        run = folder / 'tiny'
+        shutil.copytree(work_dir, run, symlinks=True)
+        started[shell] = (subprocess.Popen([shell, str(REPO / 'test.sh'), str(run)], cwd=folder,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True, env=env), run)
+    results = {}
+    for shell, (process, run) in started.items():
+        stdout, stderr = process.communicate(timeout=300)
+        results[shell] = (subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                                      stderr), run)
+    return results
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('shell', ['sh', 'bash'])
-def test_test_sh_tests_the_latest_checkpoint_of_a_run(trained_run, toy_data_root, tmp_path,
-                                                      shell):
-    config, work_dir = trained_run
-    run = tmp_path / 'tiny'
-    shutil.copytree(work_dir, run, symlinks=True)
-    out = _run([shell, str(REPO / 'test.sh'), str(run)], cwd=tmp_path)
+def test_test_sh_tests_the_latest_checkpoint_of_a_run(test_sh_runs, toy_data_root, shell):
+    out, run = test_sh_runs[shell]
+    assert out.returncode == 0, \
+        f'{out.args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}'
     assert 'mIoU' in out.stdout
     assert len(list((run / 'preds').rglob('*.png'))) == len(_val_images(toy_data_root))
 
