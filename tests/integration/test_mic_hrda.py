@@ -188,7 +188,7 @@ def _val_images(toy_data_root):
 
 @pytest.mark.slow
 def test_test_cli_evaluates_and_draws_fused_context_detail_and_attention(
-        toy_mic_hrda_run, toy_data_root, tmp_path):
+        toy_mic_hrda_run, toy_data_root, tmp_path, single_torch_thread):
     from tools.test import main as test_main
     config, work_dir = toy_mic_hrda_run
     checkpoint = work_dir / 'latest.pth'
@@ -201,7 +201,7 @@ def test_test_cli_evaluates_and_draws_fused_context_detail_and_attention(
                    '--show-dir', str(tmp_path / mode), '--out', str(tmp_path / f'{mode}.pkl')])
     images = _val_images(toy_data_root)
     # The context-only and detail-only predictions of the CLI are the in-process ones, pixel
-    # for pixel (the same process and thread count: the same floating-point sums).
+    # for pixel (the same process and one thread: the same floating-point sums).
     from mmseg.apis import inference_segmentor, init_segmentor
     model = init_segmentor(str(config), str(checkpoint), device='cpu')
     for mode in ('LR', 'HR'):
