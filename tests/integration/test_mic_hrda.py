@@ -151,8 +151,8 @@ TRAIN_LOSSES = ('decode.loss_seg', 'decode.hr.loss_seg', 'mix.decode.loss_seg',
 
 @pytest.fixture(scope='module')
 def toy_mic_hrda_run(toy_data_root, tmp_path_factory):
-    """2 iterations of the MiT-B0 MIC(HRDA) config on toy data through tools/train.py's main
-    (in this process: `python -m tools.train` itself is run by tests/tools/test_train_test_cli.py)."""
+    """2 iterations of the MiT-B0 MIC(HRDA) config on toy data through tools/train.py's main, in
+    this process (`python -m tools.train` itself runs in tests/tools/test_train_test_cli.py)."""
     from tools.train import main as train_main
     tmp = tmp_path_factory.mktemp('mic_hrda')
     b0 = write_b0_child_config(tmp / 'mic_hrda_b0.py')

@@ -1,4 +1,4 @@
-"""mmseg.utils.dist_utils and the distributed test loop, run in 2 real gloo processes (spawned once)."""
+"""mmseg.utils.dist_utils and the distributed test loop, in 2 real gloo processes (spawned once)."""
 import multiprocessing
 import os
 import pickle
