@@ -158,15 +158,24 @@ def _init_distributed(args, cfg):
 
 def _make_logger_and_meta(cfg, config_path, timestamp):
     mmcv.mkdir_or_exist(osp.abspath(cfg.work_dir))
+    # mmcv formats the config text with yapf (seconds for a full config): once for the dump, the
+    # log and the run's meta; the checkpoints' meta formats it again after the UDA wrapper added
+    # its model to cfg.uda (as in the original).
+    config_text = cfg.pretty_text
     if get_dist_info()[0] == 0:
-        cfg.dump(osp.join(cfg.work_dir, osp.basename(config_path)))
+        dump_path = osp.join(cfg.work_dir, osp.basename(config_path))
+        if dump_path.endswith('.py'):
+            with open(dump_path, 'w') as f:
+                f.write(config_text)  # what cfg.dump writes for a .py path
+        else:
+            cfg.dump(dump_path)
     logger = get_root_logger(log_file=osp.join(cfg.work_dir, f'{timestamp}.log'),
                              log_level=cfg.get('log_level', 'INFO'))
     env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
     dash_line = '-' * 60
     logger.info(f'Environment info:\n{dash_line}\n{env_info}\n{dash_line}')
-    logger.info(f'Config:\n{cfg.pretty_text}')
-    meta = dict(env_info=env_info, config=cfg.pretty_text, exp_name=osp.basename(config_path))
+    logger.info(f'Config:\n{config_text}')
+    meta = dict(env_info=env_info, config=config_text, exp_name=osp.basename(config_path))
     return logger, meta
 
 
