@@ -165,11 +165,11 @@ TOY_PSEUDO_THRESHOLD = 0.9
 
 
 def _toy_settings(id):
-    """Toy runs: tiny MiT warm-started from toy GTA, 128x128 crops of data/toy, 800 iterations
+    """Toy runs: tiny MiT warm-started from toy GTA, 128x128 crops of data/toy, 400 iterations
     on CPU; self-training with a pseudo-label threshold suited to the small network."""
     toy = dict(source='toygta', target='toycityscapes', crop='128x128',
                architecture='daformer_sepaspp', backbone='mittiny', inference='whole',
-               rcs_min_pixels=100, rcs_min_crop=0.5, workers_per_gpu=0, iters=800,
+               rcs_min_pixels=100, rcs_min_crop=0.5, workers_per_gpu=0, iters=400,
                lr=0.0003, gpu_model='cpu', toy=True, pseudo_threshold=TOY_PSEUDO_THRESHOLD)
     runs = {
         1: [dict(toy, uda='source-only')],

@@ -3,7 +3,7 @@
 # No ImageNet feature distance: the toy warm start is no ImageNet model to stay close to.
 # Same as experiments.py toy id 2.
 _base_ = [
-    # Tiny DAFormer warm-started on toy GTA, AdamW lr 3e-4, 800 iterations (see _toy_base.py).
+    # Tiny DAFormer warm-started on toy GTA, AdamW lr 3e-4, 400 iterations (see _toy_base.py).
     '_toy_base.py',
     # UDA data: toy GTA (source, labelled) + toy Cityscapes train (target, unlabelled).
     '../_base_/datasets/uda_toygta_to_toycityscapes_128x128.py',

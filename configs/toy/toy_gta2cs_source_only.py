@@ -4,7 +4,7 @@
 # `python tools/make_toy_data.py` (data/toy) and the warm start with
 # `python tools/make_toy_pretrained.py`. Same settings as experiments.py toy id 1.
 _base_ = [
-    # Tiny DAFormer warm-started on toy GTA, AdamW lr 3e-4, 800 iterations (_toy_base.py).
+    # Tiny DAFormer warm-started on toy GTA, AdamW lr 3e-4, 400 iterations (_toy_base.py).
     '_toy_base.py',
     # Supervised on toy GTA (256x128 -> 128x128 crops), validation on toy Cityscapes val.
     '../_base_/datasets/toygta_to_toycityscapes_128x128.py',

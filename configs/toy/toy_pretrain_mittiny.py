@@ -4,7 +4,7 @@
 # ImageNet pre-training of the real runs. Not one of the benchmark runs.
 _base_ = ['toy_gta2cs_source_only.py']
 model = dict(pretrained=None)
-# 800 iterations with a 40-iteration warm-up.
+# Twice the toy schedule, with the same 40-iteration warm-up.
 runner = dict(max_iters=800)
 lr_config = dict(warmup_iters=40)
 checkpoint_config = dict(interval=800)
