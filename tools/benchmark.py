@@ -34,6 +34,7 @@ from mmcv.runner import build_optimizer  # noqa: E402
 from mmcv.utils import Config, DictAction  # noqa: E402
 
 from mmseg.models import build_train_model  # noqa: E402
+from mmseg.utils.cpu_malloc import check_malloc_reuse_option, configure_cpu_malloc  # noqa: E402
 
 __all__ = ['parse_args', 'prepare_config', 'Benchmark', 'summarize', 'main']
 
@@ -171,11 +172,17 @@ class Benchmark:
             self.img = torch.randn(1, 3, height, width, generator=generator).to(self.device)
             self.metas = _img_metas(1, height, width, dict(cfg.get('img_norm_cfg') or {}))
             self.num_images = 1
+        # cpu_malloc_reuse (mmseg/utils/cpu_malloc.py), set before each of this setting's steps so
+        # that --compare cpu_malloc_reuse=False alternates it with the base setting.
+        self.malloc_reuse = (self.device.type == 'cpu' and check_malloc_reuse_option(
+            cfg.get('cpu_malloc_reuse', True)))
         self.times = []
         self.peak_memory_mb = 0.0
 
     def step(self):
         """Run and time one iteration (seconds)."""
+        if self.device.type == 'cpu':
+            configure_cpu_malloc(self.malloc_reuse)
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)

@@ -29,7 +29,7 @@ from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
 from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
                                                 set_mixed_precision)
-from mmseg.utils import init_dist  # noqa: E402
+from mmseg.utils import init_dist, setup_cpu_malloc  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
 
@@ -211,6 +211,7 @@ def main(args=None):
     cfg = configure_test(cfg, args)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
+    setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
     distributed = args.launcher != 'none'
     if distributed:
         init_dist(args.launcher, **cfg.get('dist_params', {}))

@@ -28,7 +28,8 @@ from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
-from mmseg.utils import collect_env, get_root_logger, init_dist, rank_seed  # noqa: E402
+from mmseg.utils import (collect_env, get_root_logger, init_dist, rank_seed,  # noqa: E402
+                         setup_cpu_malloc)
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
 
@@ -176,6 +177,7 @@ def main(args=None):
     _exit_if_inputs_missing(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
+    setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
     distributed = _init_distributed(args, cfg)
 
     # The seed actually used goes into the config before it is saved into the work_dir.

@@ -120,6 +120,7 @@ def test_accuracy_counts_only_valid_pixels_in_percent():
     both = accuracy(logits, labels, topk=(1, 2), ignore_index=255)
     assert top1.item() == pytest.approx(100.0 * hits / valid)
     assert both[1].item() == pytest.approx(100.0 * hits_top2 / valid)
+    assert both[0].item() == top1.item()  # top-1 through topk and through max agree
 
 
 def test_accuracy_threshold_and_no_valid_pixel():
