@@ -60,8 +60,9 @@ def test_shortened_toy_benchmark_pipeline(tmp_path, monkeypatch, capsys):
     the summary table: 4 settings x 3 seeds."""
     from tools.make_toy_data import generate_toy_data
     monkeypatch.chdir(tmp_path)  # the generated configs read data/toy/ from here
-    # Few but full-size images (256x128), so that rare class sampling finds its min_pixels.
-    generate_toy_data('data/toy', num_source=4, num_target_train=2, num_target_val=2, seed=0)
+    # Full-size images (256x128), enough for every class to reach rare class sampling's
+    # min_pixels in some source image.
+    generate_toy_data('data/toy', num_source=24, num_target_train=2, num_target_val=2, seed=0)
     torch.save(_toy_backbone_state(), 'data/toy/mittiny_toygta.pth')
     options = ['runner.max_iters=2', 'evaluation.interval=2', 'checkpoint_config.interval=2',
                'lr_config.warmup_iters=1', 'log_config.interval=1']
