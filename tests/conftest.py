@@ -46,3 +46,39 @@ def toy_data_root(tmp_path_factory):
                                     depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1])
     torch.save(backbone.state_dict(), root / 'mittiny_toygta.pth')
     return root
+
+
+@pytest.fixture
+def single_torch_thread():
+    """One intra-op torch thread during the test, as in the subprocesses started with
+    OMP_NUM_THREADS=1: in-process results then match theirs bit for bit (same summation order),
+    and tiny networks run faster than with a pool competing for the shared cores."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True, scope='session')
+def memoized_config_formatting():
+    """mmcv's Config.pretty_text formats its text with yapf, about 2 s for a UDA config on a
+    small CPU, and one training run asks for the same text four times (the dumped config, the
+    log, the run's meta and the checkpoint's meta). In this process the yapf call is memoized on
+    its exact input text and style: every caller still gets yapf's own output, once computed.
+    Subprocesses (the CLI tests) are unaffected."""
+    import mmcv.utils.config as mmcv_config
+    format_code = mmcv_config.FormatCode
+    results = {}
+
+    def memoized(text, style_config=None, **kwargs):
+        key = (text, repr(style_config), repr(sorted(kwargs.items())))
+        if key not in results:
+            if len(results) >= 256:
+                results.clear()
+            results[key] = format_code(text, style_config=style_config, **kwargs)
+        return results[key]
+
+    mmcv_config.FormatCode = memoized
+    yield
+    mmcv_config.FormatCode = format_code

@@ -6,6 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
+from config_helpers import unformatted_config_text
 from mmcv import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -26,7 +27,7 @@ def test_every_config_loads(rel):
     cfg = Config.fromfile(osp.join(CONFIGS, rel))
     assert len(cfg) > 0
     # No leftover _delete_ markers after merging.
-    assert '_delete_' not in cfg.pretty_text
+    assert '_delete_' not in unformatted_config_text(cfg)
 
 
 # docs/REFERENCE.md §1.3: (source type, source resize, target type, target resize, crop, test scale)

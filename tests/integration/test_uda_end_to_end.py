@@ -340,11 +340,16 @@ def test_uda_cli_subprocess_and_student_only_test(toy_data_root, tiny_mit_pretra
     plain_ckpt = tmp_path / 'student.pth'
     torch.save(dict(state_dict=student, meta=checkpoint['meta']), plain_ckpt)
     preds = {}
-    for name, ckpt in (('uda', uda_ckpt), ('plain', plain_ckpt)):
-        out = run_cli([PYTHON, '-m', 'tools.test', str(config), str(ckpt), '--eval', 'mIoU',
-                       '--out', str(tmp_path / f'{name}.pkl')])
-        assert 'mIoU' in out.stdout
-        preds[name] = mmcv.load(str(tmp_path / f'{name}.pkl'))
+    out = run_cli([PYTHON, '-m', 'tools.test', str(config), str(uda_ckpt), '--eval', 'mIoU',
+                   '--out', str(tmp_path / 'uda.pkl')])
+    assert 'mIoU' in out.stdout
+    preds['uda'] = mmcv.load(str(tmp_path / 'uda.pkl'))
+    # The plain checkpoint through tools/test.py's main in this process (one torch thread, as
+    # the subprocess: the same sums, so equal weights give equal predictions pixel for pixel).
+    from tools.test import main as test_main
+    test_main([str(config), str(plain_ckpt), '--eval', 'mIoU', '--out',
+               str(tmp_path / 'plain.pkl')])
+    preds['plain'] = mmcv.load(str(tmp_path / 'plain.pkl'))
     assert len(preds['uda']) == 3  # the toy Cityscapes val images
     for uda_pred, plain_pred in zip(preds['uda'], preds['plain']):
         assert uda_pred.shape == (64, 128)
@@ -354,7 +359,8 @@ def test_uda_cli_subprocess_and_student_only_test(toy_data_root, tiny_mit_pretra
 # ----------------------------------------------------------------------------- run_experiments
 @pytest.mark.slow
 def test_run_experiments_trains_the_daformer_config(toy_data_root, tiny_mit_pretrained,
-                                                    tmp_path):
+                                                    tmp_path, monkeypatch):
+    import run_experiments
     """run_experiments.py --config on the real DAFormer config, shrunk by --cfg-options only.
 
     Pipelines are lists: mmcv's index keys (``pipeline.2.img_scale``) reach into them."""
@@ -382,8 +388,11 @@ def test_run_experiments_trains_the_daformer_config(toy_data_root, tiny_mit_pret
         'runner.max_iters=2', 'log_config.interval=1', 'lr_config.warmup_iters=1']
     gen_dir, work_dirs = tmp_path / 'generated', tmp_path / 'work_dirs'
     config = 'configs/daformer/gta2cs_uda_warm_fdthings_rcs_croppl_a999_daformer_mitb5_s0.py'
-    run_cli([PYTHON, 'run_experiments.py', '--config', config, '--gen-dir', str(gen_dir),
-             '--work-dirs', str(work_dirs), '--cfg-options'] + options)
+    # run_experiments.py's main in this process (it trains through tools/train.py's main);
+    # its command line is run as a subprocess by tests/integration/test_mic_hrda.py.
+    monkeypatch.chdir(REPO)
+    run_experiments.main(['--config', config, '--gen-dir', str(gen_dir),
+                          '--work-dirs', str(work_dirs), '--cfg-options'] + options)
 
     (generated, ) = (gen_dir / 'local-basic').glob('*.py')
     name = generated.stem

@@ -33,9 +33,9 @@ CONFIG = '''
 _base_ = ['{repo}/configs/toy/toy_gta2cs_mic_daformer.py']
 custom_imports = dict(imports=['dump_rank_state_hook'], allow_failed_imports=False)
 custom_hooks = [dict(type='DumpRankStateHook')]
-runner = dict(max_iters=3)
-evaluation = dict(interval=3)
-checkpoint_config = dict(interval=3)
+runner = dict(max_iters=2)
+evaluation = dict(interval=2)
+checkpoint_config = dict(interval=2)
 log_config = dict(interval=1)
 lr_config = dict(warmup_iters=1)
 # the toy fixture's images are too small for the toy config's RCS pixel threshold
@@ -58,7 +58,7 @@ def _run(cmd, cwd, env=None):
 
 @pytest.fixture(scope='module')
 def dist_run(toy_data_root, tmp_path_factory):
-    """A 3-iteration toy MIC(DAFormer) run of 2 processes with evaluation at the end."""
+    """A 2-iteration toy MIC(DAFormer) run of 2 processes with evaluation at the end."""
     root = tmp_path_factory.mktemp('dist')
     (root / 'data').mkdir()
     (root / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
@@ -90,20 +90,21 @@ def test_dist_train_keeps_the_ranks_identical(dist_run):
 
 
 @pytest.mark.slow
-def test_dist_train_evaluation_equals_single_process_test(dist_run):
+def test_dist_train_evaluation_equals_single_process_test(dist_run, monkeypatch,
+                                                        single_torch_thread):
+    from tools.test import main as test_main
     root, env = dist_run
     work = root / 'work'
     json_log = next(work.glob('*.log.json'))
     records = [json.loads(line) for line in json_log.read_text().splitlines()[1:]]
     val = [r for r in records if r['mode'] == 'val']
-    assert len(val) == 1  # evaluated once, after iteration 3
-    # Single process, the plain tools/test.py on the run's checkpoint.
-    code = ('import json, sys; from tools import test; '
-            'print("RESULT" + json.dumps(test.main(sys.argv[1:])))')
-    out = _run([sys.executable, '-c', code, str(work / 'toy_mic_ddp.py'),
-                str(work / 'latest.pth'), '--eval', 'mIoU', '--out', 'single.pkl'],
-               cwd=root, env=env)
-    single = json.loads(out.stdout.split('RESULT')[-1])
+    assert len(val) == 1  # evaluated once, after iteration 2
+    # Single process, the plain tools/test.py main on the run's checkpoint (in this process:
+    # the config reads data/toy relative to the run folder and imports the hook module there).
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    single = test_main([str(work / 'toy_mic_ddp.py'), str(work / 'latest.pth'), '--eval', 'mIoU',
+                        '--out', 'single.pkl'])
     metrics = [k for k in single if k in ('aAcc', 'mIoU', 'mAcc') or k.startswith('IoU.')]
     assert len(metrics) == 3 + 19
     for key in metrics:

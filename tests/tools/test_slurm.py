@@ -148,10 +148,10 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture
+@pytest.fixture(scope='module')
 def slurm_cluster():
-    """A one-node Slurm started by tools/slurm/single_node_slurm.sh; skipped where it cannot
-    start (not root, no apt and no Slurm, no munge ...)."""
+    """A one-node Slurm started by tools/slurm/single_node_slurm.sh, once for the tests of this
+    module; skipped where it cannot start (not root, no apt and no Slurm, no munge ...)."""
     if sys.platform != 'linux' or os.geteuid() != 0:
         pytest.skip('a local Slurm needs Linux and root (single_node_slurm.sh)')
     state = tempfile.mkdtemp(prefix='micseg-slurm-')  # short: slurmd puts sockets there

@@ -331,13 +331,16 @@ def test_test_cli_evaluates_and_draws_one_image_per_val_image(trained_run, toy_d
         round(float(np.nanmean(iou)) * 100, 2), abs=1e-6)
 
 
+# The tests below call tools/test.py's main in this process: `python tools/test.py` and
+# `python -m tools.test` (test.sh) run as subprocesses above and below.
 @pytest.mark.slow
 def test_test_cli_format_only_writes_train_id_pngs(trained_run, toy_data_root, tmp_path):
+    from tools.test import main as test_main
     config, work_dir = trained_run
     prefix = tmp_path / 'labelTrainIds'
-    _run([PYTHON, '-m', 'tools.test', str(config), str(work_dir / 'latest.pth'),
-          '--format-only', '--eval-options', f'imgfile_prefix={prefix}', 'to_label_id=False',
-          '--out', str(tmp_path / 'preds.pkl')])
+    assert test_main([str(config), str(work_dir / 'latest.pth'), '--format-only',
+                      '--eval-options', f'imgfile_prefix={prefix}', 'to_label_id=False',
+                      '--out', str(tmp_path / 'preds.pkl')]) is None
     with open(tmp_path / 'preds.pkl', 'rb') as f:
         preds = pickle.load(f)
     images = _val_images(toy_data_root)
@@ -347,43 +350,68 @@ def test_test_cli_format_only_writes_train_id_pngs(trained_run, toy_data_root, t
         assert np.array_equal(np.array(Image.open(png)), pred.astype(np.uint8))
 
 
+@pytest.fixture(scope='module')
+def test_sh_runs(trained_run, tmp_path_factory):
+    """``sh test.sh RUN`` and ``bash test.sh RUN``, each on its own copy of the trained run,
+    started at once (one core each): {shell: (CompletedProcess-like result, run folder)}."""
+    _, work_dir = trained_run
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    started = {}
+    for shell in ('sh', 'bash'):
+        folder = tmp_path_factory.mktemp(f'test_sh_{shell}')
+        run = folder / 'tiny'
+        shutil.copytree(work_dir, run, symlinks=True)
+        started[shell] = (subprocess.Popen([shell, str(REPO / 'test.sh'), str(run)], cwd=folder,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True, env=env), run)
+    results = {}
+    for shell, (process, run) in started.items():
+        stdout, stderr = process.communicate(timeout=300)
+        results[shell] = (subprocess.CompletedProcess(process.args, process.returncode, stdout,
+                                                      stderr), run)
+    return results
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('shell', ['sh', 'bash'])
-def test_test_sh_tests_the_latest_checkpoint_of_a_run(trained_run, toy_data_root, tmp_path,
-                                                      shell):
-    config, work_dir = trained_run
-    run = tmp_path / 'tiny'
-    shutil.copytree(work_dir, run, symlinks=True)
-    out = _run([shell, str(REPO / 'test.sh'), str(run)], cwd=tmp_path)
+def test_test_sh_tests_the_latest_checkpoint_of_a_run(test_sh_runs, toy_data_root, shell):
+    out, run = test_sh_runs[shell]
+    assert out.returncode == 0, \
+        f'{out.args} failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}'
     assert 'mIoU' in out.stdout
     assert len(list((run / 'preds').rglob('*.png'))) == len(_val_images(toy_data_root))
 
 
 @pytest.mark.slow
 def test_test_cli_hrda_out_needs_an_hrda_segmentor(trained_run, tmp_path):
+    from tools.test import main as test_main
     config, work_dir = trained_run
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    out = subprocess.run([PYTHON, '-m', 'tools.test', str(config), str(work_dir / 'latest.pth'),
-                          '--eval', 'mIoU', '--hrda-out', 'LR'], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode != 0
-    assert '--hrda-out LR needs an HRDA segmentor' in out.stderr
+    with pytest.raises(ValueError, match='--hrda-out LR needs an HRDA segmentor, but the config '
+                                         'builds a EncoderDecoder'):
+        test_main([str(config), str(work_dir / 'latest.pth'), '--eval', 'mIoU',
+                   '--hrda-out', 'LR'])
 
 
 @pytest.mark.slow
 def test_uda_run_trains_with_its_own_optimizer_step_and_tests_the_student(toy_data_root,
-                                                                          tmp_path):
+                                                                          tmp_path, capsys,
+                                                                          monkeypatch):
     # The toy MIC(DAFormer) config reads data/toy/{gta,cityscapes} relative to the cwd.
     (tmp_path / 'data').mkdir()
     (tmp_path / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
     config = REPO / 'configs/toy/toy_gta2cs_mic_daformer.py'
     work_dir = tmp_path / 'work_dirs' / 'mic'
-    _run([PYTHON, '-m', 'tools.train', str(config), '--work-dir', str(work_dir),
-          '--cfg-options', 'runner.max_iters=2', 'evaluation.interval=2',
-          'checkpoint_config.interval=2', 'log_config.interval=1', 'lr_config.warmup_iters=1',
-          # the toy fixture's images are too small for the toy config's RCS pixel threshold
-          'data.train.rare_class_sampling.min_pixels=1'],
-         cwd=tmp_path)
+    # tools/train.py and tools/test.py main in this process, from that folder: the same toy
+    # config runs as `python -m tools.train` in tests/tools/test_train_resume.py.
+    from tools.test import main as test_main
+    from tools.train import main as train_main
+    monkeypatch.chdir(tmp_path)
+    train_main([str(config), '--work-dir', str(work_dir),
+                '--cfg-options', 'runner.max_iters=2', 'evaluation.interval=2',
+                'checkpoint_config.interval=2', 'log_config.interval=1',
+                'lr_config.warmup_iters=1',
+                # the toy fixture's images are too small for the toy config's RCS pixel threshold
+                'data.train.rare_class_sampling.min_pixels=1'])
     json_log = next(work_dir.glob('*.log.json'))
     records = [json.loads(line) for line in json_log.read_text().splitlines()[1:]]
     train = [r for r in records if r['mode'] == 'train']
@@ -396,9 +424,10 @@ def test_uda_run_trains_with_its_own_optimizer_step_and_tests_the_student(toy_da
                        weights_only=False)['state_dict']
     assert any(k.startswith('model.backbone.') for k in state)
     assert any(k.startswith('ema_model.backbone.') for k in state)
-    out = _run([sys.executable, '-m', 'tools.test', str(work_dir / 'toy_gta2cs_mic_daformer.py'),
-                str(work_dir / 'latest.pth'), '--eval', 'mIoU'], cwd=tmp_path)
-    assert 'mIoU' in out.stdout
+    capsys.readouterr()
+    metrics = test_main([str(work_dir / 'toy_gta2cs_mic_daformer.py'), str(work_dir / 'latest.pth'),
+                         '--eval', 'mIoU'])
+    assert 'mIoU' in capsys.readouterr().out and 0 <= metrics['mIoU'] <= 1
 
 
 def test_saved_config_records_the_seed_given_on_the_command_line(tmp_path, monkeypatch):

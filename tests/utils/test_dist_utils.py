@@ -1,4 +1,4 @@
-"""mmseg.utils.dist_utils and the distributed test loop, run in 2 real gloo processes (fork)."""
+"""mmseg.utils.dist_utils and the distributed test loop, in 2 real gloo processes (spawned once)."""
 import multiprocessing
 import os
 import pickle
@@ -24,36 +24,75 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _rank_entry(rank, env, target, tmp_path, args):
+def _rank_entry(rank, env, jobs, tmp_path):
+    """One rank: join the process group once, then run every job in turn. A job that fails
+    writes its traceback to ``<tmp_path>/<job>/error<rank>.txt``; the next jobs still run."""
     try:
         os.environ.update(env, RANK=str(rank), LOCAL_RANK=str(rank))
         init_dist('pytorch')
-        target(rank, tmp_path, *args)
-        dist.destroy_process_group()
     except BaseException:
-        (tmp_path / f'error{rank}.txt').write_text(traceback.format_exc())
+        (tmp_path / f'init_error{rank}.txt').write_text(traceback.format_exc())
         os._exit(1)
+    for name, target, args in jobs:
+        folder = tmp_path / name
+        try:
+            target(rank, folder, *args)
+        except BaseException:
+            (folder / f'error{rank}.txt').write_text(traceback.format_exc())
+    dist.destroy_process_group()
     os._exit(0)
 
 
-def _run_ranks(target, tmp_path, *args):
-    """Run ``target(rank, tmp_path, *args)`` in WORLD_SIZE processes joined by
-    init_dist('pytorch') (the variables torchrun sets); fail with the first rank's traceback.
+def _run_ranks(jobs, tmp_path):
+    """Run each ``(name, target, args)`` of ``jobs`` as ``target(rank, tmp_path / name, *args)``
+    in WORLD_SIZE processes joined once by init_dist('pytorch') (the variables torchrun sets).
 
     The processes are spawned, not forked: a child forked from a pytest process whose OpenMP
-    thread pool has run (any earlier test) can hang in its first parallel operation."""
+    thread pool has run (any earlier test) can hang in its first parallel operation. Spawning
+    costs an import of torch and mmseg per rank, so the jobs of all tests share one group.
+    Returns {rank: exit code} (None: still running after the timeout, then killed)."""
+    for name, _, _ in jobs:
+        (tmp_path / name).mkdir()
     env = dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()),
                WORLD_SIZE=str(WORLD_SIZE))
     ctx = multiprocessing.get_context('spawn')
-    procs = [ctx.Process(target=_rank_entry, args=(rank, env, target, tmp_path, args))
+    procs = [ctx.Process(target=_rank_entry, args=(rank, env, jobs, tmp_path))
              for rank in range(WORLD_SIZE)]
     for proc in procs:
         proc.start()
     for proc in procs:
-        proc.join(120)
+        proc.join(180)
+    codes = {}
     for rank, proc in enumerate(procs):
-        error = tmp_path / f'error{rank}.txt'
-        assert proc.exitcode == 0, error.read_text() if error.exists() else f'rank {rank} hung'
+        codes[rank] = proc.exitcode
+        if proc.exitcode is None:
+            proc.kill()
+            proc.join()
+    return codes
+
+
+@pytest.fixture(scope='module')
+def rank_results(tmp_path_factory):
+    """The jobs of every test below, run once in one 2-process group: {job name: folder}."""
+    tmp_path = tmp_path_factory.mktemp('ranks')
+    # The job that provokes an error runs last: the other ranks' collectives cannot wait on it.
+    jobs = [('seeds', _seeds, ()), ('sync_without_d', _sync_worker, (False, )),
+            ('sync_with_d', _sync_worker, (True, )), ('test_loop', _test_worker, ()),
+            ('unused', _unused_worker, ())]
+    codes = _run_ranks(jobs, tmp_path)
+    return tmp_path, codes
+
+
+def _job_folder(rank_results, name):
+    """The folder of one job; fails with the job's traceback (or the group's failure)."""
+    tmp_path, codes = rank_results
+    for rank in range(WORLD_SIZE):
+        init_error = tmp_path / f'init_error{rank}.txt'
+        assert not init_error.exists(), init_error.read_text()
+        error = tmp_path / name / f'error{rank}.txt'
+        assert not error.exists(), error.read_text()
+        assert codes[rank] == 0, f'rank {rank} hung or died (exit code {codes[rank]})'
+    return tmp_path / name
 
 
 # ----------------------------------------------------------------------------- init / seeds
@@ -83,8 +122,8 @@ def _seeds(rank, tmp_path):
     (tmp_path / f'seed{rank}.txt').write_text(str(rank_seed(5)))
 
 
-def test_rank_seed_adds_the_rank(tmp_path):
-    _run_ranks(_seeds, tmp_path)
+def test_rank_seed_adds_the_rank(rank_results):
+    tmp_path = _job_folder(rank_results, 'seeds')
     assert [int((tmp_path / f'seed{r}.txt').read_text()) for r in range(WORLD_SIZE)] == [5, 6]
 
 
@@ -139,8 +178,8 @@ def _sync_worker(rank, tmp_path, with_d):
 
 
 @pytest.mark.parametrize('with_d', [False, True])
-def test_uda_gradient_sync_averages_the_accumulated_gradients(tmp_path, with_d):
-    _run_ranks(_sync_worker, tmp_path, with_d)
+def test_uda_gradient_sync_averages_the_accumulated_gradients(rank_results, with_d):
+    tmp_path = _job_folder(rank_results, 'sync_with_d' if with_d else 'sync_without_d')
     ranks = [pickle.loads((tmp_path / f'rank{r}.pkl').read_bytes()) for r in range(WORLD_SIZE)]
     # Independent route: each rank's local gradients in this process, averaged by hand, all
     # ranks starting from rank 0's weights (the start broadcast).
@@ -189,8 +228,8 @@ def _unused_worker(rank, tmp_path):
         (tmp_path / f'message{rank}.txt').write_text(str(error))
 
 
-def test_uda_gradient_sync_names_parameters_without_gradient(tmp_path):
-    _run_ranks(_unused_worker, tmp_path)
+def test_uda_gradient_sync_names_parameters_without_gradient(rank_results):
+    tmp_path = _job_folder(rank_results, 'unused')
     message = (tmp_path / 'message0.txt').read_text()
     assert 'unused.weight' in message and 'find_unused_parameters=True' in message
 
@@ -221,8 +260,8 @@ def _test_worker(rank, tmp_path):
         assert results is None
 
 
-def test_multi_gpu_test_gathers_in_dataset_order(tmp_path):
-    _run_ranks(_test_worker, tmp_path)
+def test_multi_gpu_test_gathers_in_dataset_order(rank_results):
+    tmp_path = _job_folder(rank_results, 'test_loop')
     gathered = pickle.loads((tmp_path / 'gathered.pkl').read_bytes())
     loader = build_dataloader(_IndexDataset(), 1, 0, dist=False, shuffle=False)
     single = single_gpu_test(_IndexModel(), loader)
