@@ -36,6 +36,15 @@ def toy_data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('toy')
     generate_toy_data(root, num_source=6, num_target_train=4, num_target_val=3,
                       size=(128, 64), seed=0, convert=True)
+    # The toy configs warm-start their tiny MiT from <root>/mittiny_toygta.pth (made by
+    # tools/make_toy_pretrained.py); tests get random weights of that shape instead.
+    import torch
+
+    from mmseg.models.backbones import MixVisionTransformer
+    torch.manual_seed(0)
+    backbone = MixVisionTransformer(embed_dims=[16, 32, 64, 128], num_heads=[1, 1, 2, 4],
+                                    depths=[1, 1, 1, 1], sr_ratios=[8, 4, 2, 1])
+    torch.save(backbone.state_dict(), root / 'mittiny_toygta.pth')
     return root
 
 

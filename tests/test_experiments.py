@@ -248,7 +248,8 @@ def test_startup_test_trains_toy_run(tmp_path, toy_data_root, capsys):
              'data.test.data_root': toy_data_root / 'cityscapes'}
     # The fixture's 128x64 images hold too few pixels of some classes for min_pixels=100.
     options = [f'{k}={v}/' for k, v in roots.items()] + [
-        'data.train.rare_class_sampling.min_pixels=0']
+        'data.train.rare_class_sampling.min_pixels=0',
+        f'model.pretrained={toy_data_root}/mittiny_toygta.pth']
     runs = run_experiments.main(['--exp', '3', '--startup-test', '--gen-dir',
                                  str(tmp_path / 'generated'), '--work-dirs', str(work),
                                  '--cfg-options'] + options)

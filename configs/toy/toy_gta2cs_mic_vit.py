@@ -5,6 +5,8 @@
 # padded to 140 px (10 x 10 patches) inside the ViT. Same as experiments.py toy id 6.
 _base_ = ['toy_gta2cs_mic_daformer.py']
 model = dict(
+    # No warm start: the toy MiT's pre-trained weights do not fit a ViT.
+    pretrained=None,
     backbone=dict(
         _delete_=True,
         type='TIMMBackbone',

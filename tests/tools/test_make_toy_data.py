@@ -99,8 +99,11 @@ def test_generation_is_deterministic_per_seed(tmp_path):
 def test_regeneration_replaces_toy_data_but_refuses_foreign_folders(tmp_path):
     kwargs = dict(num_target_val=0, size=(64, 32), convert=False)
     generate_toy_data(tmp_path, num_source=3, num_target_train=1, **kwargs)
+    # The warm start made from these images (tools/make_toy_pretrained.py) goes with them.
+    (tmp_path / 'mittiny_toygta.pth').write_bytes(b'weights of the old images')
     generate_toy_data(tmp_path, num_source=1, num_target_train=1, **kwargs)
     assert os.listdir(tmp_path / 'gta' / 'images') == ['00001.png']
+    assert not (tmp_path / 'mittiny_toygta.pth').exists()
     foreign = tmp_path / 'other'
     os.makedirs(foreign / 'gta')
     with pytest.raises(FileExistsError, match='toy_data.json'):

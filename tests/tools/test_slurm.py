@@ -20,6 +20,7 @@ TOY_CONFIG = '''
 _base_ = ['{repo}/configs/toy/toy_gta2cs_source_only.py']
 data = dict(train=dict(data_root='{data}/gta'), val=dict(data_root='{data}/cityscapes'),
             test=dict(data_root='{data}/cityscapes'))
+model = dict(pretrained='{data}/mittiny_toygta.pth')
 '''
 
 
