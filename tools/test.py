@@ -20,6 +20,7 @@ if __package__ in (None, ''):
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
 import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
 from mmcv.utils import Config, DictAction  # noqa: E402
 
@@ -240,11 +241,24 @@ def main(args=None):
         outputs = single_gpu_test(model, data_loader, args.show, args.show_dir, efficient_test,
                                   args.opacity)
     rank, _ = get_dist_info()
-    if rank == 0:
-        if args.show_dir:
-            print(f'\n{len(outputs)} painted image(s) written under {args.show_dir}')
-        return _report(args, dataset, outputs)
-    return None
+    try:
+        if rank == 0:
+            if args.show_dir:
+                print(f'\n{len(outputs)} painted image(s) written under {args.show_dir}')
+            return _report(args, dataset, outputs)
+        return None
+    finally:
+        if distributed:
+            _finish_distributed()
+
+
+def _finish_distributed():
+    """Wait for every rank, then close the process group: a rank that exits while the others
+    still use the group can abort in gloo's teardown ('terminate called without an active
+    exception')."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':

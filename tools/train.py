@@ -219,6 +219,11 @@ def main(args=None):
     model.CLASSES = classes
     train_segmentor(model, datasets, cfg, distributed=distributed,
                     validate=not args.no_validate, timestamp=timestamp, meta=meta)
+    if distributed and torch.distributed.is_initialized():
+        # All ranks finish together and close the group (gloo may abort a rank that exits while
+        # the others still use it).
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return cfg.work_dir
 
 
