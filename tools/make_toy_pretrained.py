@@ -24,6 +24,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from mmseg.core.checkpoint import load_checkpoint_file  # noqa: E402
+
 __all__ = ['PRETRAIN_CONFIG', 'DEFAULT_OUT', 'backbone_state_dict', 'make_toy_pretrained',
            'main']
 
@@ -36,7 +38,7 @@ def backbone_state_dict(checkpoint_path):
 
     Raises ValueError when the checkpoint holds no backbone weights.
     """
-    checkpoint = torch.load(checkpoint_path, map_location='cpu', weights_only=False)
+    checkpoint = load_checkpoint_file(checkpoint_path)  # the safe (weights-only) load
     state_dict = checkpoint.get('state_dict', checkpoint)
     backbone = {k[len('backbone.'):]: v.clone() for k, v in state_dict.items()
                 if k.startswith('backbone.')}

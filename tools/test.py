@@ -20,7 +20,6 @@ if __package__ in (None, ''):
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import mmcv  # noqa: E402
 import torch  # noqa: E402
-import torch.distributed as dist  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
 from mmcv.utils import Config, DictAction  # noqa: E402
 
@@ -30,7 +29,7 @@ from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
 from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
                                                 set_mixed_precision)
-from mmseg.utils import init_dist, setup_cpu_malloc  # noqa: E402
+from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
 
@@ -249,16 +248,7 @@ def main(args=None):
         return None
     finally:
         if distributed:
-            _finish_distributed()
-
-
-def _finish_distributed():
-    """Wait for every rank, then close the process group: a rank that exits while the others
-    still use the group can abort in gloo's teardown ('terminate called without an active
-    exception')."""
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+            finish_dist()
 
 
 if __name__ == '__main__':

@@ -28,8 +28,8 @@ from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
-from mmseg.utils import (collect_env, get_root_logger, init_dist, rank_seed,  # noqa: E402
-                         setup_cpu_malloc)
+from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
+                         rank_seed, setup_cpu_malloc)
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
 
@@ -219,11 +219,8 @@ def main(args=None):
     model.CLASSES = classes
     train_segmentor(model, datasets, cfg, distributed=distributed,
                     validate=not args.no_validate, timestamp=timestamp, meta=meta)
-    if distributed and torch.distributed.is_initialized():
-        # All ranks finish together and close the group (gloo may abort a rank that exits while
-        # the others still use it).
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    if distributed:
+        finish_dist()
     return cfg.work_dir
 
 

@@ -16,7 +16,7 @@ from mmcv.runner import get_dist_info
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-__all__ = ['init_dist', 'get_dist_info', 'default_backend', 'rank_seed',
+__all__ = ['init_dist', 'finish_dist', 'get_dist_info', 'default_backend', 'rank_seed',
            'broadcast_module_state', 'UDAGradientSync', 'CPUDistributedDataParallel']
 
 LAUNCHERS = ('pytorch', 'slurm')
@@ -73,6 +73,17 @@ def init_dist(launcher, backend=None, port=None, **kwargs):
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)) % torch.cuda.device_count())
     dist.init_process_group(backend=backend, **kwargs)
+
+
+def finish_dist():
+    """Wait for every rank, then close the default process group (no-op when none is open).
+
+    The entry points call it before they return: a rank that exits while the others still use
+    the group can abort in gloo's teardown ('terminate called without an active exception').
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def rank_seed(seed):
