@@ -15,6 +15,11 @@ images/s (source images per second in train mode) and peak memory (CUDA: max all
 process's peak resident set size, which covers everything the process did so far). ``--compare``
 builds a second model with the given overrides and runs base and override alternately, so that a
 shared or throttled machine affects both alike; the ratio override/base of the medians is printed.
+
+A setting with the config key ``compile`` (``--compare compile=True``) compiles the student in its
+first iterations: they must be warm-up (``--warmup`` >= 1; more when the first iterations of a
+mode compile again, which is reported), and the time of the first, compiling iteration is printed
+so that the compile cost is seen apart from the steady s/iter.
 """
 import argparse
 import copy
@@ -34,6 +39,7 @@ from mmcv.runner import build_optimizer  # noqa: E402
 from mmcv.utils import Config, DictAction  # noqa: E402
 
 from mmseg.models import build_train_model  # noqa: E402
+from mmseg.models.utils.torch_compile import parse_compile  # noqa: E402
 from mmseg.utils.cpu_malloc import check_malloc_reuse_option, configure_cpu_malloc  # noqa: E402
 
 __all__ = ['parse_args', 'prepare_config', 'Benchmark', 'summarize', 'main']
@@ -178,6 +184,11 @@ class Benchmark:
             cfg.get('cpu_malloc_reuse', True)))
         self.times = []
         self.peak_memory_mb = 0.0
+        # compile: the first iteration compiles (its time is reported apart); graphs compiled in
+        # each step are counted, so that a recompile in a timed iteration is seen.
+        self.compiled = parse_compile(cfg.get('compile')) is not None
+        self.first_iter_s = None
+        self.new_graphs = 0
 
     def step(self):
         """Run and time one iteration (seconds)."""
@@ -186,6 +197,7 @@ class Benchmark:
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
+        graphs_before = _compiled_graphs() if self.compiled else 0
         start = time.perf_counter()
         if self.mode == 'train':
             self.model.train_step(self.batch, self.optimizer)
@@ -198,7 +210,18 @@ class Benchmark:
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         self.peak_memory_mb = max(self.peak_memory_mb, peak)
-        return time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        if self.compiled:
+            self.new_graphs = _compiled_graphs() - graphs_before
+            if self.first_iter_s is None:
+                self.first_iter_s = seconds
+        return seconds
+
+
+def _compiled_graphs():
+    """How many graphs torch._dynamo has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+    return counters['stats']['unique_graphs']
 
 
 def summarize(times, num_images, peak_memory_mb):
@@ -211,10 +234,13 @@ def summarize(times, num_images, peak_memory_mb):
 
 def _format(name, summary, device):
     memory = 'CUDA max allocated' if device == 'cuda' else 'CPU peak RSS (process)'
+    compiled = ''
+    if summary.get('first_iter_s') is not None:
+        compiled = f', first (compiling) iteration {summary["first_iter_s"]:.3f} s'
     return (f'{name}: {summary["median_s"]:.3f} s/iter median (min {summary["min_s"]:.3f}, '
             f'max {summary["max_s"]:.3f}, {summary["iters"]} iters), '
             f'{summary["images_per_s"]:.3f} images/s, {memory} '
-            f'{summary["peak_memory_mb"]:.0f} MiB')
+            f'{summary["peak_memory_mb"]:.0f} MiB{compiled}')
 
 
 def run(benches, iters, warmup, log=print):
@@ -227,8 +253,17 @@ def run(benches, iters, warmup, log=print):
                 bench.times.append(seconds)
             label = f'iter {i - warmup + 1}/{iters}' if timed else f'warm-up {i + 1}/{warmup}'
             log(f'[{bench.mode}] {name} {label}: {seconds:.3f} s', file=sys.stderr, flush=True)
-    return {name: summarize(b.times, b.num_images, b.peak_memory_mb)
-            for name, b in benches.items()}
+            if bench.compiled and i == 0:
+                log(f'[{bench.mode}] {name}: the first iteration took {seconds:.3f} s, '
+                    'torch.compile included (untimed warm-up)', file=sys.stderr, flush=True)
+            if bench.compiled and timed and bench.new_graphs:
+                log(f'[{bench.mode}] {name}: {bench.new_graphs} graph(s) compiled during a '
+                    'timed iteration: raise --warmup', file=sys.stderr, flush=True)
+    results = {}
+    for name, bench in benches.items():
+        results[name] = summarize(bench.times, bench.num_images, bench.peak_memory_mb)
+        results[name]['first_iter_s'] = bench.first_iter_s
+    return results
 
 
 def main(args=None):
@@ -241,6 +276,9 @@ def main(args=None):
     benches = {}
     for name, options in settings.items():
         cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
+        if parse_compile(cfg.get('compile')) is not None and args.warmup < 1:
+            raise SystemExit(f'{name} setting: with compile the first iteration compiles; it '
+                             'must be warm-up: use --warmup 1 or more')
         torch.manual_seed(0)
         benches[name] = Benchmark(cfg, args.mode, args.device, args.img_scale)
     results = dict(config=args.config, mode=args.mode, device=args.device,

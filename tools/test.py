@@ -29,6 +29,8 @@ from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
 from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
                                                 set_mixed_precision)
+from mmseg.models.utils.torch_compile import (check_compile_backend, parse_compile,  # noqa: E402
+                                              set_compile)
 from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
@@ -155,6 +157,7 @@ def configure_test(cfg, args):
 
 
 def _build_model(cfg, args):
+    compile_kwargs = parse_compile(cfg.get('compile'))
     model = build_segmentor(cfg.model)
     # mixed_precision = dict(dtype='bfloat16'): inference under autocast, as in training.
     set_mixed_precision(model, parse_mixed_precision(cfg.get('mixed_precision')))
@@ -166,6 +169,9 @@ def _build_model(cfg, args):
     checkpoint = load_segmentor_checkpoint(model, args.checkpoint, map_location='cpu',
                                            revise_keys=[(r'^module\.', '')],
                                            trust=getattr(args, 'trust_checkpoint', False))
+    # compile = True / dict(...): inference through the compiled backbone, neck and decode head
+    # (in place, after loading: the state dict keys are those of the eager model either way).
+    set_compile(model, compile_kwargs)
     return model, checkpoint.get('meta', {}) or {}
 
 
@@ -209,6 +215,8 @@ def main(args=None):
     if args.options is not None:
         cfg.merge_from_dict(args.options)
     cfg = configure_test(cfg, args)
+    # A bad ``compile`` value or inductor without a C++ compiler: fail before any loading.
+    check_compile_backend(parse_compile(cfg.get('compile')))
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')

@@ -45,9 +45,17 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
 
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
     """The UDA wrapper when the config has ``uda`` (docs/REFERENCE.md §3.1), else the plain segmentor; with
-    the config's ``mixed_precision`` (None / dict(dtype=...)) set on it."""
+    the config's ``mixed_precision`` (None / dict(dtype=...)) set on it and its student compiled
+    when the config sets ``compile`` (mmseg/models/utils/torch_compile.py).
+
+    Raises ValueError for a bad ``mixed_precision`` or ``compile`` value and RuntimeError for
+    ``compile`` with the 'inductor' backend but no C++ compiler, before anything is built.
+    """
     from .utils.mixed_precision import parse_mixed_precision, set_mixed_precision
+    from .utils.torch_compile import check_compile_backend, parse_compile, set_compile
     dtype = parse_mixed_precision(cfg.get('mixed_precision'))
+    compile_kwargs = parse_compile(cfg.get('compile'))
+    check_compile_backend(compile_kwargs)
     if 'uda' in cfg:
         cfg.uda['model'] = cfg.model
         cfg.uda['max_iters'] = cfg.runner.max_iters
@@ -55,4 +63,7 @@ def build_train_model(cfg, train_cfg=None, test_cfg=None):
     else:
         model = build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
     # ``mixed_precision = dict(dtype='bfloat16')``: autocast in every segmentor's passes.
-    return set_mixed_precision(model, dtype)
+    set_mixed_precision(model, dtype)
+    # ``compile = True`` / dict(...): the student's backbone, neck and decode head, in place (the
+    # EMA teacher and the ImageNet model stay eager).
+    return set_compile(model, compile_kwargs)

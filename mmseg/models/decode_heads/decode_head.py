@@ -93,14 +93,16 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
                       return_logits=False):
         """Logits and their losses: dict(loss_seg, acc_seg) (+ ``logits`` B×C×h×w when asked,
         for methods that reuse the training prediction). gt_semantic_seg: B×1×H×W."""
-        seg_logits = self.forward(inputs)
+        # Through __call__, not self.forward: a compiled head (config key ``compile``,
+        # nn.Module.compile) runs its compiled forward only when called.
+        seg_logits = self(inputs)
         losses = self.losses(seg_logits, gt_semantic_seg, seg_weight)
         if return_logits:
             losses['logits'] = seg_logits
         return losses
 
     def forward_test(self, inputs, img_metas, test_cfg):
-        return self.forward(inputs)
+        return self(inputs)
 
     def cls_seg(self, feat):
         """Dropout + 1×1 classifier: B×channels×h×w → B×num_classes×h×w."""
