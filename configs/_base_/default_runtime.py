@@ -22,5 +22,10 @@ cudnn_benchmark = True
 # CPU runs: freed memory stays with the process and is reused by the next step instead of being
 # unmapped and zeroed again by the kernel (mmseg/utils/cpu_malloc.py; README, Performance).
 cpu_malloc_reuse = True
+# torch.compile of the student (mmseg/models/utils/torch_compile.py; README, Performance): off.
+# `compile = True` or `compile = dict(backend='inductor', mode=None, dynamic=None,
+# fullgraph=False)` (torch.compile's arguments) turns it on. Left unset here (unset = None = off)
+# rather than written `compile = None`, so that `--cfg-options compile.mode=max-autotune` can
+# create the dict: mmcv cannot merge a dict into a None.
 # UDA methods use only part of the network in some steps (e.g. the frozen ImageNet model).
 find_unused_parameters = True

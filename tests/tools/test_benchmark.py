@@ -85,3 +85,28 @@ def test_one_tiny_test_iteration(capsys):
                               '--iters', '1', '--warmup', '1'])
     assert results['settings']['base']['iters'] == 1
     assert '[test] base warm-up 1/1' in capsys.readouterr().err
+
+
+def test_compare_compile_reports_the_compiling_first_iteration(capsys):
+    import torch._dynamo
+    torch._dynamo.reset()
+    try:
+        results = benchmark.main([TOY_MIC, '--crop', '64', '--iters', '2', '--warmup', '1',
+                                  '--compare', 'compile.backend=eager'])
+    finally:
+        torch._dynamo.reset()
+    captured = capsys.readouterr()
+    override, base = results['settings']['override'], results['settings']['base']
+    assert override['first_iter_s'] > 0 and base['first_iter_s'] is None
+    assert (f"[train] override: the first iteration took {override['first_iter_s']:.3f} s, "
+            'torch.compile included (untimed warm-up)') in captured.err
+    assert '[train] base: the first iteration' not in captured.err
+    assert 'override: ' in captured.out and 'first (compiling) iteration' in captured.out
+    # one warm-up iteration covers the compiles of a training step: none while timed
+    assert 'compiled during a timed iteration' not in captured.err
+
+
+def test_compile_needs_a_warm_up_iteration():
+    with pytest.raises(SystemExit, match='with compile the first iteration compiles'):
+        benchmark.main([TOY_MIC, '--crop', '64', '--iters', '1', '--warmup', '0',
+                        '--compare', 'compile=True'])

@@ -18,11 +18,12 @@ Recompiles: torch._dynamo compiles a part again for each new combination of inpu
 strides), train/eval mode, grad mode and autocast state (with ``dynamic=None`` a second shape
 makes the changed sizes symbolic). Parts of one class share one cache (HRDA's ``head`` and
 ``scale_attention`` are both DAFormerHeads), and past ``torch._dynamo.config.recompile_limit``
-(8) variants of a forward torch._dynamo runs it eager from then on, with only a log line. A tiny
-MIC(HRDA) step plus tests at two image sizes already needs 6 variants of the MiT forward and 8 of
-the DAFormerHead forward (contiguous context input and strided detail crop; training with grad,
-inference without; context image and batched detail windows): the compiled parts therefore run
-with the limit raised to ``RECOMPILE_LIMIT`` (``RecompileLimit``, only while they run).
+(8) variants of a forward torch._dynamo runs it eager from then on, with only a log line. One
+MIC(HRDA) training step plus HRDA inference at three image sizes needs 7 variants of the MiT
+forward and 10 of the DAFormerHead forward (contiguous context input and strided detail crop;
+training with grad, inference without; context image and batched detail windows; counted on the
+tiny model of tests/models/uda/test_uda_compile.py): the compiled parts therefore run with the
+limit raised to ``RECOMPILE_LIMIT`` (``RecompileLimit``, only while they run).
 """
 import shlex
 import shutil
