@@ -24,9 +24,14 @@ forward and 10 of the DAFormerHead forward (contiguous context input and strided
 training with grad, inference without; context image and batched detail windows; counted on the
 tiny model of tests/models/uda/test_uda_compile.py): the compiled parts therefore run with the
 limit raised to ``RECOMPILE_LIMIT`` (``RecompileLimit``, only while they run).
+
+Errors: ``parse_compile`` raises ValueError naming the key ``compile`` for a value it cannot use;
+``check_compile_backend`` (called by ``set_compile``, ``build_train_model`` and tools/test.py
+before anything is built) raises RuntimeError when the 'inductor' backend finds no C++ compiler.
 """
 import shlex
 import shutil
+
 import torch
 
 __all__ = ['COMPILE_KEYS', 'RECOMPILE_LIMIT', 'parse_compile', 'check_compile_backend',
@@ -36,8 +41,8 @@ __all__ = ['COMPILE_KEYS', 'RECOMPILE_LIMIT', 'parse_compile', 'check_compile_ba
 COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph', 'options')
 COMPILE_MODES = (None, 'default', 'reduce-overhead', 'max-autotune',
                  'max-autotune-no-cudagraphs')
-# Variants of one compiled forward allowed (torch._dynamo's recompile_limit while it runs): 4x
-# what a MIC(HRDA) run with validation uses, so that test images of a few sizes also fit.
+# Variants of one compiled forward allowed (torch._dynamo's recompile_limit while it runs): about
+# 3x the 10 counted above, so that test images of several sizes fit too.
 RECOMPILE_LIMIT = 32
 
 _EXPECTED = ("compile must be None, False, True or a dict of torch.compile's arguments "
@@ -133,8 +138,9 @@ def _student(model):
 
 
 class RecompileLimit:
-    """Calls ``compiled_call`` (a module's compiled ``__call__``) with torch._dynamo's
-    recompile_limit raised to at least RECOMPILE_LIMIT, restored afterwards."""
+    """Calls ``compiled_call`` (the compiled ``__call__`` that ``nn.Module.compile`` keeps in
+    ``_compiled_call_impl``) with torch._dynamo's recompile_limit raised to at least
+    RECOMPILE_LIMIT, restored afterwards."""
 
     def __init__(self, compiled_call):
         self.compiled_call = compiled_call
