@@ -110,3 +110,33 @@ def test_compile_needs_a_warm_up_iteration():
     with pytest.raises(SystemExit, match='with compile the first iteration compiles'):
         benchmark.main([TOY_MIC, '--crop', '64', '--iters', '1', '--warmup', '0',
                         '--compare', 'compile=True'])
+
+
+class _FakeCompiledBench:
+    """A compiled setting whose steps take 5, 1, 1 s and compile 3, 0, 2 graphs."""
+    mode, compiled, num_images, peak_memory_mb = 'train', True, 2, 1.0
+
+    def __init__(self):
+        self.times, self.first_iter_s, self.new_graphs = [], None, 0
+        self._steps = iter([(5.0, 3), (1.0, 0), (1.0, 2)])
+
+    def step(self):
+        seconds, self.new_graphs = next(self._steps)
+        if self.first_iter_s is None:
+            self.first_iter_s = seconds
+        return seconds
+
+
+def test_a_compile_in_a_timed_iteration_is_reported():
+    lines = []
+    results = benchmark.run({'override': _FakeCompiledBench()}, iters=2, warmup=1,
+                            log=lambda line, **kwargs: lines.append(line))
+    assert lines == [
+        '[train] override warm-up 1/1: 5.000 s',
+        '[train] override: the first iteration took 5.000 s, torch.compile included '
+        '(untimed warm-up)',
+        '[train] override iter 1/2: 1.000 s',
+        '[train] override iter 2/2: 1.000 s',
+        '[train] override: 2 graph(s) compiled during a timed iteration: raise --warmup']
+    assert results['override']['first_iter_s'] == 5.0
+    assert results['override']['median_s'] == 1.0
