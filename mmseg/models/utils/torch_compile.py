@@ -18,12 +18,16 @@ Recompiles: torch._dynamo compiles a part again for each new combination of inpu
 strides), train/eval mode, grad mode and autocast state (with ``dynamic=None`` a second shape
 makes the changed sizes symbolic). Parts of one class share one cache (HRDA's ``head`` and
 ``scale_attention`` are both DAFormerHeads), and past ``torch._dynamo.config.recompile_limit``
-(8) variants of a forward torch._dynamo runs it eager from then on, with only a log line. One
-MIC(HRDA) training step plus HRDA inference at three image sizes needs 7 variants of the MiT
-forward and 10 of the DAFormerHead forward (contiguous context input and strided detail crop;
-training with grad, inference without; context image and batched detail windows; counted on the
-tiny model of tests/models/uda/test_uda_compile.py): the compiled parts therefore run with the
-limit raised to ``RECOMPILE_LIMIT`` (``RecompileLimit``, only while they run).
+(8) variants of a forward torch._dynamo runs it eager from then on, with only a log line.
+Counted with the 'eager' backend on configs/toy/toy_gta2cs_mic_hrda.py: a MIC(HRDA) training
+step (source, mixed and masked passes) makes 2 variants of the MiT forward (contiguous context
+input, strided detail crop) and 2 of the DAFormerHead forward (head, scale attention); HRDA
+inference of one image size adds 2 and 3 (no grad, eval mode; context image, batched detail
+windows). Every further image size adds more: one training step plus inference at three sizes
+makes 7 and 10 on the tiny model of tests/models/uda/test_uda_compile.py, so tools/test.py on
+images of several sizes or with --aug-test (6 scales) can pass the limit. The compiled parts
+therefore run with the limit raised to ``RECOMPILE_LIMIT`` (``RecompileLimit``, only while they
+run).
 
 Errors: ``parse_compile`` raises ValueError naming the key ``compile`` for a value it cannot use;
 ``check_compile_backend`` (called by ``set_compile``, ``build_train_model`` and tools/test.py
@@ -41,8 +45,8 @@ __all__ = ['COMPILE_KEYS', 'RECOMPILE_LIMIT', 'parse_compile', 'check_compile_ba
 COMPILE_KEYS = ('backend', 'mode', 'dynamic', 'fullgraph', 'options')
 COMPILE_MODES = (None, 'default', 'reduce-overhead', 'max-autotune',
                  'max-autotune-no-cudagraphs')
-# Variants of one compiled forward allowed (torch._dynamo's recompile_limit while it runs): about
-# 3x the 10 counted above, so that test images of several sizes fit too.
+# Variants of one compiled forward allowed (torch._dynamo's recompile_limit while it runs): room
+# for training, validation and test images of several sizes (counts above).
 RECOMPILE_LIMIT = 32
 
 _EXPECTED = ("compile must be None, False, True or a dict of torch.compile's arguments "
