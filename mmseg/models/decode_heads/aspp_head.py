@@ -5,6 +5,8 @@ from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 
 from mmseg.ops import resize
 
+from ..utils.depthwise_conv import DepthwiseGradConv2d  # noqa: F401 (registers the conv type)
+
 __all__ = ['ASPPModule', 'ASPPWrapper']
 
 
@@ -13,13 +15,16 @@ class ASPPModule(nn.ModuleList):
 
     Dilation 1 gives a 1×1 ConvModule; the others a 3×3 conv with that dilation and padding,
     depth-wise separable when ``sep`` (keys ``{k}.conv`` / ``{k}.depthwise_conv``,
-    ``{k}.pointwise_conv``, docs/REFERENCE.md §A).
+    ``{k}.pointwise_conv``, docs/REFERENCE.md §A). With ``conv_cfg`` None the separable branches
+    build their convolutions as ``DepthwiseGradConv2d`` (mmseg/models/utils/depthwise_conv.py):
+    the same parameters and outputs, a faster backward pass of the depth-wise part on the CPU.
     """
 
     def __init__(self, dilations, in_channels, channels, conv_cfg=None, norm_cfg=None,
                  act_cfg=dict(type='ReLU'), sep=False):
         super().__init__()
         self.dilations = tuple(dilations)
+        sep_conv_cfg = conv_cfg if conv_cfg is not None else dict(type='DepthwiseGradConv2d')
         for dilation in dilations:
             if dilation == 1:
                 branch = ConvModule(in_channels, channels, 1, conv_cfg=conv_cfg,
@@ -27,7 +32,8 @@ class ASPPModule(nn.ModuleList):
             elif sep:
                 branch = DepthwiseSeparableConvModule(in_channels, channels, 3,
                                                       dilation=dilation, padding=dilation,
-                                                      norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                                      conv_cfg=sep_conv_cfg, norm_cfg=norm_cfg,
+                                                      act_cfg=act_cfg)
             else:
                 branch = ConvModule(in_channels, channels, 3, dilation=dilation,
                                     padding=dilation, conv_cfg=conv_cfg, norm_cfg=norm_cfg,

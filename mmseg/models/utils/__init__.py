@@ -7,3 +7,4 @@ from .sliding_window import *  # noqa: F401,F403
 from .mixed_precision import *  # noqa: F401,F403
 from .channel_check import *  # noqa: F401,F403
 from .torch_compile import *  # noqa: F401,F403
+from .depthwise_conv import *  # noqa: F401,F403
