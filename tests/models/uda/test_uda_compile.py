@@ -172,6 +172,17 @@ def _grads(module):
     return {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
 
 
+def _assert_same_grads(got, expected, tolerance):
+    """Every gradient within ``tolerance`` relative to its tensor's largest entry: a gradient is
+    a sum, rounded alike only up to the size of its terms (the dilation-18 depth-wise ASPP weight
+    gradient of the tiny head, largest entry 23, differed by 3.8e-5 under 'aot_eager')."""
+    assert expected and set(got) == set(expected)
+    for name, grad in expected.items():
+        torch.testing.assert_close(got[name], grad, rtol=tolerance,
+                                   atol=tolerance * grad.abs().max().item(),
+                                   msg=lambda m: f'{name}: {m}')
+
+
 @pytest.mark.parametrize('backend', ['eager', 'aot_eager'])
 def test_compiled_forward_losses_and_grads_equal_eager(backend):
     eager, compiled = _eager_and_compiled(deterministic_cfg(), backend)
@@ -184,10 +195,7 @@ def test_compiled_forward_losses_and_grads_equal_eager(backend):
         results.append((losses['decode.loss_seg'].detach(), _grads(model)))
     (loss, grads), (c_loss, c_grads) = results
     torch.testing.assert_close(c_loss, loss, rtol=1e-5, atol=1e-5)
-    assert grads and set(c_grads) == set(grads)
-    for name in grads:
-        torch.testing.assert_close(c_grads[name], grads[name], rtol=1e-5, atol=1e-5,
-                                   msg=lambda m: f'{name}: {m}')
+    _assert_same_grads(c_grads, grads, 1e-5)
 
 
 def _mic_hrda_steps(compile_value, steps=2):
@@ -266,8 +274,7 @@ def test_compiled_with_cp_gives_the_same_outputs_and_grads():
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
         outputs.append((out.detach(), _grads(model)))
     torch.testing.assert_close(outputs[1][0], outputs[0][0], rtol=1e-5, atol=1e-5)
-    for name, grad in outputs[0][1].items():
-        torch.testing.assert_close(outputs[1][1][name], grad, rtol=1e-5, atol=1e-5)
+    _assert_same_grads(outputs[1][1], outputs[0][1], 1e-5)
 
 
 # ----------------------------------------------------------------------------- recompiles
@@ -355,7 +362,4 @@ def test_inductor_forward_and_backward_equal_eager():
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
         outputs.append((out.detach(), _grads(model)))
     torch.testing.assert_close(outputs[1][0], outputs[0][0], rtol=1e-4, atol=1e-4)
-    assert outputs[0][1] and set(outputs[1][1]) == set(outputs[0][1])
-    for name, grad in outputs[0][1].items():
-        torch.testing.assert_close(outputs[1][1][name], grad, rtol=1e-4, atol=1e-4,
-                                   msg=lambda m: f'{name}: {m}')
+    _assert_same_grads(outputs[1][1], outputs[0][1], 1e-4)
