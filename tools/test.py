@@ -27,10 +27,10 @@ from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_te
                         wrap_model)
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
+from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
                                                 set_mixed_precision)
-from mmseg.models.utils.torch_compile import (check_compile_backend, parse_compile,  # noqa: E402
-                                              set_compile)
+from mmseg.models.utils.torch_compile import parse_compile, set_compile  # noqa: E402
 from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
@@ -214,9 +214,13 @@ def main(args=None):
     cfg = Config.fromfile(args.config)
     if args.options is not None:
         cfg.merge_from_dict(args.options)
+    # A bad mixed_precision / compile / cpu_malloc_reuse value or inductor without a C++
+    # compiler: one line, before any loading.
+    try:
+        check_model_options(cfg)
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise SystemExit(f'Cannot test: {error}') from None
     cfg = configure_test(cfg, args)
-    # A bad ``compile`` value or inductor without a C++ compiler: fail before any loading.
-    check_compile_backend(parse_compile(cfg.get('compile')))
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')

@@ -28,6 +28,7 @@ from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
+from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
                          rank_seed, setup_cpu_malloc)
 
@@ -183,6 +184,10 @@ def main(args=None):
     """Train as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
     cfg = _load_config(args)
+    try:  # a bad mixed_precision / compile / cpu_malloc_reuse: one line, before the work_dir
+        check_model_options(cfg)
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise SystemExit(f'Cannot train: {error}') from None
     _exit_if_inputs_missing(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True

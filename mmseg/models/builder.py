@@ -43,6 +43,22 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
     return SEGMENTORS.build(cfg, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
 
 
+def check_model_options(cfg):
+    """Check the config's top-level run options read where the model is built:
+    ``mixed_precision``, ``compile`` (with inductor's C++ compiler) and ``cpu_malloc_reuse``.
+
+    tools/train.py and tools/test.py call it before anything is written or loaded.
+    Raises ValueError / TypeError naming the key and what it takes, RuntimeError for inductor
+    without a C++ compiler.
+    """
+    from mmseg.utils.cpu_malloc import check_malloc_reuse_option
+    from .utils.mixed_precision import parse_mixed_precision
+    from .utils.torch_compile import check_compile_backend, parse_compile
+    parse_mixed_precision(cfg.get('mixed_precision'))
+    check_compile_backend(parse_compile(cfg.get('compile')))
+    check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
+
+
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
     """The UDA wrapper when the config has ``uda`` (docs/REFERENCE.md §3.1), else the plain segmentor; with
     the config's ``mixed_precision`` (None / dict(dtype=...)) set on it and its student compiled

@@ -65,6 +65,33 @@ def test_train_main_exits_with_one_message_when_data_is_missing(tmp_path, capsys
     assert not (tmp_path / 'run').exists()
 
 
+@pytest.mark.parametrize('option,message', [
+    ('compile=3', "compile must be None, False, True or a dict of torch.compile's arguments"),
+    ('compile.backend=nosuch', "compile.backend must be one of"),
+    ('mixed_precision.dtype=int8', "mixed_precision.dtype must be one of"),
+    ('cpu_malloc_reuse=3', 'cpu_malloc_reuse must be True or False'),
+])
+@pytest.mark.parametrize('tool', ['train', 'test'])
+def test_bad_run_options_stop_with_one_line_before_anything_is_written(tool, option, message,
+                                                                        tmp_path):
+    """tools.train / tools.test: a bad mixed_precision / compile / cpu_malloc_reuse value stops
+    the run with one line naming the key, before the work_dir or a checkpoint is touched (the
+    data of this config do not exist either: the option is checked first)."""
+    import importlib
+    cfg = _uda_config(tmp_path, tmp_path / 'no_gta', tmp_path / 'no_cs', tmp_path / 'no_cs',
+                      'pretrained/absent_b5.pth')
+    cfg.dump(str(tmp_path / 'c.py'))
+    main = importlib.import_module(f'tools.{tool}').main
+    argv = [str(tmp_path / 'c.py')]
+    argv += (['--work-dir', str(tmp_path / 'run')] if tool == 'train'
+             else [str(tmp_path / 'absent.pth'), '--eval', 'mIoU'])
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv + ['--cfg-options', option])
+    text = str(exit_info.value.code)
+    assert text.startswith(f'Cannot {tool}: ') and message in text and '\n' not in text
+    assert not (tmp_path / 'run').exists()
+
+
 # ----------------------------------------------------------------------------- test flags
 def _test_cfg():
     pipeline = [dict(type='LoadImageFromFile'),
