@@ -12,7 +12,7 @@ gradients of a stride-1, 'same'-padded depth-wise convolution are depth-wise con
   H×W kernel, taken at stride d, summed over the batch.
 
 The forward pass is ``F.conv2d`` unchanged; the gradients equal PyTorch's up to float rounding
-(relative 2e-6 in float32, tests/models/utils/test_depthwise_conv.py). Measured with
+(relative 2e-6 in float32, tests/models/test_depthwise_conv.py). Measured with
 ``tools/benchmark.py`` (README, Performance).
 """
 import torch
