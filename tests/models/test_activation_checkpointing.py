@@ -12,6 +12,7 @@ import torch.utils.checkpoint
 from mmseg.models import build_backbone, build_segmentor
 
 sys.path.insert(0, str(Path(__file__).parent / 'uda'))
+from grad_helpers import assert_same_grads, param_grads  # noqa: E402
 from uda_helpers import make_uda_batch, tiny_hrda_cfg  # noqa: E402
 
 TINY_MIT = dict(type='MixVisionTransformer', embed_dims=[8, 16, 32, 64], num_heads=[1, 1, 2, 4],
@@ -30,18 +31,6 @@ def _count_checkpoints(monkeypatch):
     return calls
 
 
-def _grads(module):
-    return {name: p.grad.clone() for name, p in module.named_parameters() if p.grad is not None}
-
-
-def _assert_same_grads(reference, checkpointed):
-    expected, got = _grads(reference), _grads(checkpointed)
-    assert expected and set(expected) == set(got)
-    for name in expected:
-        torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-5,
-                                   msg=lambda m: f'{name}: {m}')
-
-
 def test_mit_with_cp_gives_the_same_outputs_and_gradients(monkeypatch):
     calls = _count_checkpoints(monkeypatch)
     torch.manual_seed(0)
@@ -58,7 +47,7 @@ def test_mit_with_cp_gives_the_same_outputs_and_gradients(monkeypatch):
     assert calls == [False] * 5  # every block of the checkpointed model, non-reentrant
     for expected, got in zip(*outputs):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
-    _assert_same_grads(plain, checkpointed)
+    assert_same_grads(param_grads(checkpointed), param_grads(plain), 1e-5)
     with torch.no_grad():  # no checkpointing without gradients (inference, teacher)
         checkpointed(img)
     assert len(calls) == 5
@@ -81,4 +70,4 @@ def test_hrda_detail_pass_with_cp_gives_the_same_losses_and_gradients(monkeypatc
         losses.append(total.item())
     assert calls == [False]  # the detail pass of the checkpointed model
     assert losses[1] == losses[0]
-    _assert_same_grads(plain, checkpointed)
+    assert_same_grads(param_grads(checkpointed), param_grads(plain), 1e-5)

@@ -18,6 +18,7 @@ from mmseg.models import build_segmentor, build_train_model
 from mmseg.models.utils.mixed_precision import autocast
 from mmseg.models.utils.torch_compile import (RECOMPILE_LIMIT, compile_targets, is_compiled,
                                               parse_compile, set_compile)
+from grad_helpers import assert_same_grads, param_grads
 from test_uda_mixed_precision import (REFERENCE_LOG_VARS, REFERENCE_STUDENT_L1,
                                       REFERENCE_TEACHER_L1, _l1)
 from tools.test import _build_model
@@ -172,21 +173,6 @@ def _eager_and_compiled(model_cfg, backend):
     return eager, compiled
 
 
-def _grads(module):
-    return {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
-
-
-def _assert_same_grads(got, expected, tolerance):
-    """Every gradient within ``tolerance`` relative to its tensor's largest entry: a gradient is
-    a sum, rounded alike only up to the size of its terms (the dilation-18 depth-wise ASPP weight
-    gradient of the tiny head, largest entry 23, differed by 3.8e-5 under 'aot_eager')."""
-    assert expected and set(got) == set(expected)
-    for name, grad in expected.items():
-        torch.testing.assert_close(got[name], grad, rtol=tolerance,
-                                   atol=tolerance * grad.abs().max().item(),
-                                   msg=lambda m: f'{name}: {m}')
-
-
 @pytest.mark.parametrize('backend', ['eager', 'aot_eager'])
 def test_compiled_forward_losses_and_grads_equal_eager(backend):
     eager, compiled = _eager_and_compiled(deterministic_cfg(), backend)
@@ -196,10 +182,10 @@ def test_compiled_forward_losses_and_grads_equal_eager(backend):
         model.train()
         losses = model.forward_train(batch['img'], batch['img_metas'], batch['gt_semantic_seg'])
         losses['decode.loss_seg'].backward()
-        results.append((losses['decode.loss_seg'].detach(), _grads(model)))
+        results.append((losses['decode.loss_seg'].detach(), param_grads(model)))
     (loss, grads), (c_loss, c_grads) = results
     torch.testing.assert_close(c_loss, loss, rtol=1e-5, atol=1e-5)
-    _assert_same_grads(c_grads, grads, 1e-5)
+    assert_same_grads(c_grads, grads, 1e-5, scale_by_largest=True)
 
 
 def _mic_hrda_steps(compile_value, steps=2):
@@ -291,9 +277,9 @@ def _assert_same_forward_and_backward(eager, compiled, tolerance):
         model.train()
         out = model.decode_head(model.backbone(img))
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        outputs.append((out.detach(), _grads(model)))
+        outputs.append((out.detach(), param_grads(model)))
     torch.testing.assert_close(outputs[1][0], outputs[0][0], rtol=tolerance, atol=tolerance)
-    _assert_same_grads(outputs[1][1], outputs[0][1], tolerance)
+    assert_same_grads(outputs[1][1], outputs[0][1], tolerance, scale_by_largest=True)
 
 
 # ----------------------------------------------------------------------------- recompiles
