@@ -311,6 +311,9 @@ def main(argv=None):
     args.gen_dir = gen_dir_given
     for i, (name, path) in enumerate(runs):
         print(f'[{i + 1}/{len(runs)}] {name}: {_display(path, args)}', flush=True)
+    from tools import train
+    if not args.dry_run:  # the data of a Slurm job are checked here too, before submitting
+        _exit_if_inputs_missing(runs, args.cfg_options, train)
     if args.machine == 'slurm':
         # The sbatch scripts read the generated configs: kept, also with --dry-run.
         jobs = submit_slurm(runs, args)
@@ -318,8 +321,6 @@ def main(argv=None):
               ('; --dry-run: nothing submitted' if args.dry_run else
                f"; job ids: {' '.join(j for _, _, j in jobs)}"))
         return runs
-    from tools import train
-    _exit_if_inputs_missing(runs, args.cfg_options, train)
     work_dirs = []
     for name, path in runs:
         print(f'Run job {name}', flush=True)

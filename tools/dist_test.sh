@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test a checkpoint on NUM_PROCS processes of this machine with torchrun:
 #   tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [tools/test.py arguments, e.g. --eval mIoU]
+#   PYTHON=/path/to/python tools/dist_test.sh ...   # another interpreter (default: .venv)
 #   PORT=29501 tools/dist_test.sh ...   # another rendezvous port (default 29500)
 set -e
 if [ "$#" -lt 3 ]; then
@@ -12,7 +13,17 @@ CHECKPOINT=$2
 NUM_PROCS=$3
 PORT=${PORT:-29500}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+# $PYTHON, else the project's .venv (as test.sh), else python3 / python on PATH: the virtual
+# environment need not be activated.
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then
+        PYTHON="$ROOT/.venv/bin/python"
+    elif command -v python3 >/dev/null 2>&1; then
+        PYTHON=python3
+    else
+        PYTHON=python
+    fi
+fi
 shift 3
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m torch.distributed.run \
     --nproc_per_node="$NUM_PROCS" --master_port="$PORT" \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Train on NUM_PROCS processes of this machine (one per GPU; on CPU, gloo) with torchrun:
 #   tools/dist_train.sh CONFIG NUM_PROCS [tools/train.py arguments]
+#   PYTHON=/path/to/python tools/dist_train.sh ...   # another interpreter (default: .venv)
 #   PORT=29501 tools/dist_train.sh ...   # another rendezvous port (default 29500)
 set -e
 if [ "$#" -lt 2 ]; then
@@ -11,7 +12,17 @@ CONFIG=$1
 NUM_PROCS=$2
 PORT=${PORT:-29500}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
+# $PYTHON, else the project's .venv (as test.sh), else python3 / python on PATH: the virtual
+# environment need not be activated.
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$ROOT/.venv/bin/python" ]; then
+        PYTHON="$ROOT/.venv/bin/python"
+    elif command -v python3 >/dev/null 2>&1; then
+        PYTHON=python3
+    else
+        PYTHON=python
+    fi
+fi
 shift 2
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m torch.distributed.run \
     --nproc_per_node="$NUM_PROCS" --master_port="$PORT" \

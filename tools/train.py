@@ -26,11 +26,15 @@ from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.core.checkpoint import find_latest_checkpoint  # noqa: E402
+from mmseg.core.hooks.preemption_hook import StopSignals  # noqa: E402
+from mmseg.core.run_outcome import RunStopped  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
                          rank_seed, setup_cpu_malloc)
+from mmseg.utils.errors import UserInputError  # noqa: E402
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
 
@@ -146,6 +150,21 @@ def _load_config(args):
     return cfg
 
 
+def refuse_to_overwrite_run(cfg):
+    """A work_dir holding checkpoints (a finished or interrupted run) is continued with
+    --auto-resume / --resume-from, never silently trained over: raises UserInputError."""
+    if cfg.get('auto_resume') or cfg.get('resume_from'):
+        return
+    latest = find_latest_checkpoint(cfg.work_dir)
+    if latest is None and osp.lexists(osp.join(cfg.work_dir, 'latest.pth')):
+        latest = osp.join(cfg.work_dir, 'latest.pth')
+    if latest is not None:
+        raise UserInputError(
+            f'the work_dir {cfg.work_dir} holds the checkpoints of an earlier run ({latest}); '
+            f'training anew would overwrite them: continue that run with --auto-resume, or '
+            f'start a new one with a fresh --work-dir')
+
+
 def _init_distributed(args, cfg):
     if args.launcher == 'none':
         return False
@@ -184,6 +203,7 @@ def main(args=None):
     """Train as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
     cfg = _load_config(args)
+    refuse_to_overwrite_run(cfg)
     try:  # a bad mixed_precision / compile / cpu_malloc_reuse: one line, before the work_dir
         check_model_options(cfg)
     except (ValueError, TypeError, RuntimeError) as error:
@@ -222,8 +242,14 @@ def main(args=None):
             CLASSES=classes, PALETTE=palette)
     meta.update(CLASSES=classes, PALETTE=palette)
     model.CLASSES = classes
-    train_segmentor(model, datasets, cfg, distributed=distributed,
-                    validate=not args.no_validate, timestamp=timestamp, meta=meta)
+    try:  # SIGTERM / SIGUSR1: checkpoint, then exit 75; failed evaluations: exit 3 (docs/RUNS.md)
+        with StopSignals() as stop_signals:
+            train_segmentor(model, datasets, cfg, distributed=distributed,
+                            validate=not args.no_validate, timestamp=timestamp, meta=meta,
+                            stop_signals=stop_signals)
+    except RunStopped as stop:
+        print(stop, file=sys.stderr)
+        sys.exit(stop.exit_code)
     if distributed:
         finish_dist()
     return cfg.work_dir

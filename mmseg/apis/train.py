@@ -10,7 +10,10 @@ from mmcv.utils import build_from_cfg
 
 from mmseg.core import DistEvalHook, EvalHook
 from mmseg.core.checkpoint import find_latest_checkpoint
+from mmseg.core.evaluation.eval_hooks import describe_failed_evaluations
 from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
+from mmseg.core.hooks.preemption_hook import PreemptionHook
+from mmseg.core.run_outcome import EvaluationFailed
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.utils import CPUDistributedDataParallel, UDAGradientSync, get_root_logger
@@ -113,11 +116,11 @@ def _register_eval_hook(runner, cfg, distributed):
     runner.register_hook(hook, priority='LOW')
 
 
-# After the evaluation hook (LOW = 70), before the loggers (VERY_LOW = 90); mmcv's default is
-# NORMAL (50). The evaluation's test loader draws from the global generators: a checkpoint saved
-# after it holds the generator states the next iteration starts from, so a resumed run (which
-# does not repeat that evaluation) draws the same random numbers as an uninterrupted one.
-CHECKPOINT_HOOK_PRIORITY = 80
+# mmcv's NORMAL (50): before the evaluation hook (LOW = 70), so that the checkpoint of iteration
+# N is on disk before the evaluation of iteration N can fail (an unreadable image, out of
+# memory). Resume stays exact because the evaluation restores the global generators it draws
+# from (EvalHook, mmseg/core/evaluation/eval_hooks.py; docs/RUNS.md).
+CHECKPOINT_HOOK_PRIORITY = 'NORMAL'
 
 
 def _register_checkpoint_hook(runner, checkpoint_config):
@@ -171,12 +174,23 @@ def _build_runner(cfg, model, optimizer, logger, meta):
         logger=logger, meta=meta))
 
 
+def _raise_if_evaluations_failed(runner):
+    failures = [f for hook in runner.hooks for f in getattr(hook, 'failures', None) or []]
+    if failures:
+        message = 'Training finished, but ' + describe_failed_evaluations(failures)
+        runner.logger.error(message)
+        raise EvaluationFailed(message)
+
+
 def train_segmentor(model, dataset, cfg, distributed=False, validate=False, timestamp=None,
-                    meta=None):
+                    meta=None, stop_signals=None):
     """Train ``model`` (segmentor or UDA wrapper) on ``dataset`` with mmcv's runner per ``cfg``.
 
     ``cfg.optimizer_config = None`` (UDA runs) registers no optimizer hook: the UDA wrapper's
     ``train_step`` steps the optimizer itself (docs/REFERENCE.md §3.1).
+    ``stop_signals``: a ``StopSignals``; when one of its signals arrives the run writes a
+    checkpoint after the current iteration and raises ``Preempted``. Raises
+    ``EvaluationFailed`` after the last iteration when an evaluation failed (docs/RUNS.md).
     """
     logger = get_root_logger(log_level=cfg.get('log_level', 'INFO'))
     datasets = list(dataset) if isinstance(dataset, (list, tuple)) else [dataset]
@@ -199,6 +213,9 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
     if validate:
         _register_eval_hook(runner, cfg, distributed)
     _register_custom_hooks(runner, cfg)
+    if stop_signals is not None:  # the last hook of an iteration: after its log line
+        runner.register_hook(PreemptionHook(stop_signals), priority='LOWEST')
     _load_or_resume(runner, cfg)
     runner.run(data_loaders, cfg.workflow)
+    _raise_if_evaluations_failed(runner)
     return runner

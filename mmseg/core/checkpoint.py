@@ -7,6 +7,7 @@ metadata types below (those in the checkpoints mmcv 1.x writes: numpy scalars an
 ``meta``). Anything else (an arbitrary pickled object, which can run code when unpickled) is
 refused unless the caller passes ``trust=True`` (``--trust-checkpoint`` on the command line).
 """
+import contextlib
 import os
 import os.path as osp
 import pickle
@@ -21,7 +22,7 @@ import torch
 
 __all__ = ['SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_checkpoint_file',
            'save_checkpoint_file', 'update_latest_link', 'find_latest_checkpoint',
-           'get_rng_state', 'set_rng_state']
+           'get_rng_state', 'set_rng_state', 'rng_state_preserved', 'file_mode']
 
 CHECKPOINT_HINT = ('checkpoints are written by tools/train.py into the work_dir (iter_<N>.pth, '
                    'latest.pth); released MIC checkpoints: see README, "Datasets and weights"')
@@ -87,6 +88,9 @@ def save_checkpoint_file(checkpoint, filepath):
     fd, tmp_path = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp',
                                     dir=out_dir)
     try:
+        # mkstemp creates the file private (0600); a checkpoint gets the mode an open() of the
+        # logs gets, so that lab-mates who can read the logs can read the checkpoints too.
+        os.chmod(tmp_path, file_mode())
         with os.fdopen(fd, 'wb') as f:
             torch.save(checkpoint, f)
             f.flush()
@@ -97,6 +101,17 @@ def save_checkpoint_file(checkpoint, filepath):
             os.remove(tmp_path)
         raise
     _fsync_dir(out_dir)
+
+
+def file_mode():
+    """The mode ``open(path, 'w')`` gives a new file: 0o666 less the process's umask."""
+    try:  # Linux: read the umask without changing it (other threads may create files)
+        with open('/proc/self/status') as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith('Umask:'))
+    except (OSError, StopIteration, ValueError, IndexError):
+        umask = os.umask(0)  # elsewhere reading it means setting it
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_dir(path):
@@ -167,3 +182,15 @@ def set_rng_state(state):
     torch.set_rng_state(state['torch'].cpu())
     if 'cuda' in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
+
+
+@contextlib.contextmanager
+def rng_state_preserved():
+    """Run the ``with`` body with the global generators (Python, NumPy, torch CPU and CUDA)
+    saved before and restored after, also when the body raises: what it draws (an evaluation's
+    data loader, test-time augmentation) leaves no trace in the training's random stream."""
+    state = get_rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)

@@ -6,6 +6,15 @@ config's ``n_gpus`` (or ``--gpus-per-run``); with more than one GPU, ``srun`` st
 ``tools/train.py --launcher slurm`` process per GPU. The script changes to the project root and
 activates the project's ``.venv`` (else it uses the Python that wrote it), so it runs unchanged
 on a cluster node that sees the project folder.
+
+Time limits and preemption (docs/RUNS.md): the job asks Slurm for SIGUSR1 ``signal_lead``
+seconds before its time limit (``--signal=B:USR1@<s>``, to the batch shell) and is requeueable
+(``--requeue``; output files are appended to, ``--open-mode=append``). The script runs the
+training in the background and forwards SIGUSR1 to it; the training finishes its iteration,
+writes a checkpoint and exits with status 75 (SIGTERM from Slurm, which reaches every process
+of the job, does the same). On 75 the script requeues the job (``scontrol requeue``), and the
+requeued job runs the same command, which has ``--auto-resume``: it continues from that
+checkpoint.
 """
 import os
 import os.path as osp
@@ -13,9 +22,15 @@ import shlex
 import subprocess
 import sys
 
+from mmseg.core.run_outcome import EXIT_PREEMPTED
+from mmseg.utils.errors import UserInputError
+
 __all__ = ['SlurmOptions', 'sbatch_script', 'write_sbatch_script', 'submit']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# Seconds before the time limit at which the training is told to save and stop: more than one
+# iteration, one evaluation and one checkpoint write take (minutes for MIC on Cityscapes val).
+SIGNAL_LEAD_S = 600
 
 
 class SlurmOptions:
@@ -27,14 +42,19 @@ class SlurmOptions:
         cpus_per_task: ``--cpus-per-task`` (None: Slurm's default).
         mem: ``--mem`` such as ``64G`` (None: Slurm's default).
         gpus_per_run: GPUs of each run; None takes the config's ``n_gpus``; 0 asks for none.
+        signal_lead: seconds before the time limit at which SIGUSR1 asks the training to save
+            and requeue (``--signal=B:USR1@<signal_lead>``).
     """
 
     def __init__(self, partition=None, time=None, cpus_per_task=None, mem=None,
-                 gpus_per_run=None):
+                 gpus_per_run=None, signal_lead=SIGNAL_LEAD_S):
         if gpus_per_run is not None and gpus_per_run < 0:
-            raise ValueError(f'--gpus-per-run must be >= 0, got {gpus_per_run}')
+            raise UserInputError(f'--gpus-per-run must be >= 0, got {gpus_per_run}')
         if cpus_per_task is not None and cpus_per_task < 1:
-            raise ValueError(f'--cpus-per-task must be >= 1, got {cpus_per_task}')
+            raise UserInputError(f'--cpus-per-task must be >= 1, got {cpus_per_task}')
+        if signal_lead < 1:
+            raise UserInputError(f'the signal lead time must be >= 1 s, got {signal_lead}')
+        self.signal_lead = int(signal_lead)
         self.partition = partition
         self.time = time
         self.cpus_per_task = cpus_per_task
@@ -47,6 +67,30 @@ def _python_setup(repo):
     if osp.isfile(activate):
         return [f'. {shlex.quote(activate)}', 'PYTHON=python']
     return [f'PYTHON={shlex.quote(sys.executable)}']
+
+
+def _run_and_requeue(command):
+    """Lines that run ``command`` in the background, forward SIGUSR1 to it, and requeue the job
+    when it stops for a signal (exit status EXIT_PREEMPTED)."""
+    return [
+        '# Preemption (docs/RUNS.md): Slurm sends SIGUSR1 to this shell before the time limit;',
+        '# the training saves a checkpoint and exits with status '
+        f'{EXIT_PREEMPTED}; the job is then requeued and',
+        '# continues with --auto-resume. SIGTERM reaches the training from Slurm directly.',
+        'set +e',
+        f'{command} &',
+        'TRAIN_PID=$!',
+        'trap \'kill -USR1 "$TRAIN_PID" 2>/dev/null\' USR1',
+        "trap ':' TERM",
+        'while kill -0 "$TRAIN_PID" 2>/dev/null; do wait "$TRAIN_PID"; done',
+        'wait "$TRAIN_PID"',
+        'STATUS=$?',
+        f'if [ "$STATUS" -eq {EXIT_PREEMPTED} ]; then',
+        '    echo "job $SLURM_JOB_ID: training stopped for a signal after writing a checkpoint;'
+        ' requeueing it (it continues with --auto-resume)" >&2',
+        '    scontrol requeue "$SLURM_JOB_ID"',
+        'fi',
+        'exit "$STATUS"']
 
 
 def sbatch_script(name, config, work_dir, n_gpus, options, train_args=(), repo=REPO):
@@ -67,7 +111,9 @@ def sbatch_script(name, config, work_dir, n_gpus, options, train_args=(), repo=R
     lines = ['#!/bin/bash', f'#SBATCH --job-name={name}',
              f'#SBATCH --output={work_dir}/slurm-%j.out',
              f'#SBATCH --error={work_dir}/slurm-%j.err',
-             '#SBATCH --nodes=1', f'#SBATCH --ntasks={tasks}']
+             '#SBATCH --open-mode=append',  # a requeued job keeps the output of its first part
+             '#SBATCH --nodes=1', f'#SBATCH --ntasks={tasks}', '#SBATCH --requeue',
+             f'#SBATCH --signal=B:USR1@{options.signal_lead}']
     if gpus > 0:
         lines.append(f'#SBATCH --gres=gpu:{gpus}')
     for flag, value in (('partition', options.partition), ('time', options.time),
@@ -75,16 +121,17 @@ def sbatch_script(name, config, work_dir, n_gpus, options, train_args=(), repo=R
         if value is not None:
             lines.append(f'#SBATCH --{flag}={value}')
     command = ['"$PYTHON"', '-m', 'tools.train', shlex.quote(osp.abspath(config)),
-               '--work-dir', shlex.quote(work_dir)] + [shlex.quote(a) for a in train_args]
+               '--work-dir', shlex.quote(work_dir), '--auto-resume'
+               ] + [shlex.quote(a) for a in train_args]
     lines += ['', '# Generated by run_experiments.py --machine slurm.', 'set -e',
               f'cd {shlex.quote(repo)}'] + _python_setup(repo)
     if gpus > 1:
         # One process per GPU; the port is derived from the job id so jobs sharing a node
         # do not collide.
-        lines += ['export MASTER_PORT=$((29500 + SLURM_JOB_ID % 10000))',
-                  'srun ' + ' '.join(command + ['--launcher', 'slurm'])]
+        lines.append('export MASTER_PORT=$((29500 + SLURM_JOB_ID % 10000))')
+        lines += _run_and_requeue('srun ' + ' '.join(command + ['--launcher', 'slurm']))
     else:
-        lines.append(' '.join(command))
+        lines += _run_and_requeue(' '.join(command))
     return '\n'.join(lines) + '\n'
 
 
@@ -100,13 +147,19 @@ def write_sbatch_script(name, config, work_dir, n_gpus, options, train_args=(), 
 def submit(script):
     """``sbatch --parsable SCRIPT``; returns the job id (str).
 
-    Raises RuntimeError naming the script when sbatch is missing or refuses the job.
+    Raises UserInputError naming the script and sbatch's message when sbatch is missing or
+    refuses the job (a refused GPU request also names ``--gpus-per-run 0``).
     """
     try:
         out = subprocess.run(['sbatch', '--parsable', script], capture_output=True, text=True)
     except FileNotFoundError:
-        raise RuntimeError(f'cannot submit {script}: sbatch not found (is this a Slurm login '
-                           f'node? tools/slurm/single_node_slurm.sh starts a local Slurm)')
+        raise UserInputError(f'{script}: sbatch not found (is this a Slurm login node? '
+                             f'tools/slurm/single_node_slurm.sh starts a local Slurm)') from None
     if out.returncode != 0:
-        raise RuntimeError(f'sbatch refused {script}: {out.stderr.strip()}')
+        message = ' '.join(out.stderr.split()) or f'exit status {out.returncode}'
+        hint = ''
+        if 'gres' in message.lower() or 'gpu' in message.lower():
+            hint = (' (the script asks for GPUs with --gres=gpu:N; on a cluster without GPUs '
+                    'give --gpus-per-run 0)')
+        raise UserInputError(f'sbatch refused {script}: {message}{hint}')
     return out.stdout.strip().split(';')[0]

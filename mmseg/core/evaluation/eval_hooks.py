@@ -2,15 +2,75 @@
 
 The test loop (``mmseg.apis.single_gpu_test`` / ``multi_gpu_test``) is passed in as ``test_fn``
 so that ``core`` never imports ``apis`` (DESIGN.md, imports run one way).
+
+Two guarantees (docs/RUNS.md):
+
+- An evaluation leaves no trace in the training's random stream: it runs with the global
+  generators saved before and restored after (``rng_state_preserved``). The checkpoint hook can
+  therefore save iteration N before the evaluation of iteration N, and a run resumed from that
+  checkpoint draws exactly what the uninterrupted run draws.
+- An evaluation that raises (an unreadable image, out of memory) does not end a single-process
+  run: the error, the checkpoint kept and the command that evaluates it again are logged (text
+  log as an error, JSON log as a val entry ``eval_failed``), the failure is kept in
+  ``hook.failures``, and training continues; ``train_segmentor`` raises ``EvaluationFailed``
+  at the end. Distributed, the error is logged likewise and then raised: the other ranks wait in
+  the test loop's collective, so the run cannot go on.
 """
 import os.path as osp
+import traceback
 
+import torch
 import torch.distributed as dist
 from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['EvalHook', 'DistEvalHook']
+from ..checkpoint import find_latest_checkpoint, rng_state_preserved
+
+__all__ = ['EvalHook', 'DistEvalHook', 'describe_failed_evaluations']
+
+
+def _kept_checkpoint(runner):
+    """This iteration's checkpoint (the checkpoint hook runs first), else the newest one."""
+    own = osp.join(runner.work_dir, f'iter_{runner.iter + 1}.pth')
+    return own if osp.isfile(own) else find_latest_checkpoint(runner.work_dir)
+
+
+def _retest_command(runner, checkpoint):
+    config_name = (runner.meta or {}).get('exp_name') or 'CONFIG'
+    config = osp.join(runner.work_dir, config_name) if config_name != 'CONFIG' else config_name
+    return f'python -m tools.test {config} {checkpoint} --eval mIoU'
+
+
+def _record_failure(hook, runner, error):
+    """Log a failed evaluation (console, text and JSON log) and remember it in hook.failures."""
+    checkpoint = _kept_checkpoint(runner)
+    cause = f'{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""}'
+    if checkpoint is None:
+        kept = 'no checkpoint of this run is on disk yet (see checkpoint_config.interval)'
+    else:
+        kept = (f'checkpoint {checkpoint} is kept; evaluate it again with: '
+                f'{_retest_command(runner, checkpoint)}')
+    message = f'evaluation after iteration {runner.iter + 1} failed: {cause}. {kept}'
+    runner.logger.error(f'{message}\n{traceback.format_exc()}')
+    runner.log_buffer.clear_output()
+    runner.log_buffer.output['eval_failed'] = cause
+    runner.log_buffer.ready = True
+    hook.failures.append(dict(iter=runner.iter + 1, cause=cause, checkpoint=checkpoint,
+                              command=None if checkpoint is None
+                              else _retest_command(runner, checkpoint)))
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # after an out-of-memory error, training needs it back
+
+
+def describe_failed_evaluations(failures):
+    """One line summing up ``hook.failures`` (for the end of a run)."""
+    items = '; '.join(f"after iteration {f['iter']} ({f['cause']})" for f in failures)
+    last = failures[-1]
+    line = f'{len(failures)} evaluation(s) failed: {items}.'
+    if last['checkpoint'] is None:
+        return line + ' No checkpoint was kept for them.'
+    return line + f" Kept: {last['checkpoint']}; evaluate it with: {last['command']}"
 
 
 class EvalHook(MMCVEvalHook):
@@ -31,8 +91,16 @@ class EvalHook(MMCVEvalHook):
         super().__init__(dataloader, interval=interval, by_epoch=by_epoch, test_fn=test_fn,
                          **eval_kwargs)
         self.efficient_test = efficient_test
+        self.failures = []
 
     def _do_evaluate(self, runner):
+        with rng_state_preserved():
+            try:
+                self._evaluate_once(runner)
+            except Exception as error:  # noqa: B902 (any failure of the evaluation)
+                _record_failure(self, runner, error)
+
+    def _evaluate_once(self, runner):
         results = self.test_fn(runner.model, self.dataloader, efficient_test=self.efficient_test)
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
@@ -50,8 +118,17 @@ class DistEvalHook(MMCVDistEvalHook):
         super().__init__(dataloader, interval=interval, by_epoch=by_epoch, test_fn=test_fn,
                          **eval_kwargs)
         self.efficient_test = efficient_test
+        self.failures = []
 
     def _do_evaluate(self, runner):
+        with rng_state_preserved():
+            try:
+                self._evaluate_once(runner)
+            except Exception as error:  # noqa: B902
+                _record_failure(self, runner, error)
+                raise
+
+    def _evaluate_once(self, runner):
         # Every rank must evaluate with the BatchNorm statistics of rank 0.
         if self.broadcast_bn_buffer:
             for module in runner.model.modules():
