@@ -113,3 +113,19 @@ def test_segmentor_loading_and_resume_refuse_arbitrary_objects_without_the_flag(
     runner.trust_checkpoint = True
     runner.resume(str(path))
     assert runner.iter == 1
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o002])
+def test_checkpoint_gets_the_mode_of_the_logs(tmp_path, umask):
+    """Lab-mates who can read a run's logs can read its checkpoints (the temporary file of the
+    atomic write used to leave them 0600)."""
+    old = os.umask(umask)
+    try:
+        save_checkpoint_file({'w': torch.ones(1)}, tmp_path / 'iter_1.pth')
+        with open(tmp_path / 'run.log', 'w') as f:  # a log, as the logging module opens it
+            f.write('x')
+    finally:
+        os.umask(old)
+    mode = os.stat(tmp_path / 'iter_1.pth').st_mode & 0o777
+    assert mode == 0o666 & ~umask
+    assert mode == os.stat(tmp_path / 'run.log').st_mode & 0o777

@@ -27,8 +27,9 @@ STOP_SIGNALS = ('SIGTERM', 'SIGUSR1')
 
 
 class StopSignals:
-    """Context manager: while active, the first of ``signals`` sets ``received`` (its name);
-    the same signal a second time ends the process as it would have without the handler.
+    """Context manager: while active, the first of ``signals`` that arrives sets ``received``
+    (its name). Later ones change nothing: under Slurm the same signal may reach the training
+    twice (from Slurm and forwarded by the batch script), and the checkpoint must be written.
 
     Outside the main thread (where Python cannot install handlers) it does nothing.
     """
@@ -39,14 +40,12 @@ class StopSignals:
         self._previous = {}
 
     def _handle(self, signum, frame):
-        if self.received is not None:  # asked twice: stop now
-            signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
-            os.kill(os.getpid(), signum)
+        if self.received is not None:
             return
         self.received = signal.Signals(signum).name
         # os.write, not logging: a handler may interrupt the logging module holding its lock.
         os.write(2, f'{self.received} received: the run stops after this iteration and writes '
-                    f'a checkpoint (send it again to end the process now)\n'.encode())
+                    f'a checkpoint\n'.encode())
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():

@@ -1,0 +1,167 @@
+"""EvalHook: an evaluation leaves the training's random stream untouched, and one that fails is
+logged with the checkpoint kept while training goes on (docs/RUNS.md)."""
+import json
+import logging
+import random
+
+import numpy as np
+import pytest
+import torch
+from mmcv.parallel import MMDataParallel
+from mmcv.runner import CheckpointHook
+from torch import nn
+
+from mmseg.apis.train import CHECKPOINT_HOOK_PRIORITY
+from mmseg.core import EvalHook
+from mmseg.core.checkpoint import rng_state_preserved
+from mmseg.core.evaluation.eval_hooks import describe_failed_evaluations
+from mmseg.core.runner import ResumableIterBasedRunner
+from mmseg.datasets import build_dataloader
+
+
+class Items(torch.utils.data.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, idx):
+        return dict(idx=torch.tensor(idx), aug=torch.tensor(np.random.rand()))
+
+
+class ValItems(torch.utils.data.Dataset):
+    """Two validation samples; ``evaluate`` gives a fixed mIoU."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, idx):
+        return dict(idx=torch.tensor(idx))
+
+    def evaluate(self, results, logger=None, **kwargs):
+        return dict(mIoU=0.25)
+
+
+class NoisyModel(nn.Module):
+    """Records the random numbers each training iteration draws."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(3))
+        self.seen = []
+
+    def train_step(self, data_batch, optimizer, **kwargs):
+        noise = torch.rand(3)
+        self.seen.append((data_batch['aug'].tolist(), noise.tolist(), random.random()))
+        optimizer.zero_grad()
+        loss = ((self.weight - noise)**2).sum()
+        loss.backward()
+        optimizer.step()
+        return dict(log_vars=dict(loss=loss.item()), num_samples=2)
+
+
+def drawing_test_fn(fail_at=()):
+    """A test loop that draws from every global generator (as augmentations and the loader
+    do) and raises at the evaluations numbered in ``fail_at`` (1 = the first)."""
+    calls = []
+
+    def test_fn(model, loader, efficient_test=False):
+        calls.append(1)
+        for _ in loader:  # the loader's iterator draws a torch seed
+            random.random(), np.random.rand(), torch.rand(1)
+        if len(calls) in fail_at:
+            raise ValueError('cannot decode the image file val/broken.png')
+        return [np.zeros((2, 2))] * len(loader.dataset)
+
+    return test_fn
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch):
+    import mmcv.runner.iter_based_runner as iter_based_runner
+    monkeypatch.setattr(iter_based_runner.time, 'sleep', lambda seconds: None)
+
+
+def _train(work_dir, eval_hook=None, max_iters=4, checkpoint_interval=100):
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    model = NoisyModel()
+    runner = ResumableIterBasedRunner(
+        model=MMDataParallel(model), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        work_dir=str(work_dir), logger=logging.getLogger('test_eval_hooks'),
+        max_iters=max_iters)
+    runner.timestamp = 'run'
+    runner.register_training_hooks(lr_config=None, optimizer_config=None,
+                                   log_config=dict(interval=1, hooks=[
+                                       dict(type='TextLoggerHook', by_epoch=False)]))
+    # the checkpoint hook at the priority train_segmentor gives it
+    runner.register_hook(CheckpointHook(interval=checkpoint_interval, by_epoch=False),
+                         priority=CHECKPOINT_HOOK_PRIORITY)
+    if eval_hook is not None:
+        runner.register_hook(eval_hook, priority='LOW')
+    loader = build_dataloader(Items(), 2, 0, dist=False, seed=0, drop_last=True)
+    runner.run([loader], [('train', 1)])
+    return model, runner
+
+
+def _val_loader():
+    return build_dataloader(ValItems(), 1, 0, dist=False, shuffle=False)
+
+
+def test_rng_state_preserved_restores_every_generator_also_on_error():
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    with pytest.raises(KeyError):
+        with rng_state_preserved():
+            random.random(), np.random.rand(2), torch.rand(5)
+            raise KeyError('inside')
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected
+
+
+def test_evaluation_leaves_no_trace_in_the_training_random_stream(tmp_path):
+    plain, _ = _train(tmp_path / 'plain')
+    hook = EvalHook(_val_loader(), test_fn=drawing_test_fn(), interval=1)
+    evaluated, _ = _train(tmp_path / 'evaluated', eval_hook=hook)
+    assert evaluated.seen == plain.seen  # 4 iterations, an evaluation after each
+    torch.testing.assert_close(evaluated.weight, plain.weight, rtol=0, atol=0)
+
+
+def test_failed_evaluation_keeps_checkpoint_and_training_goes_on(tmp_path, caplog):
+    work = tmp_path / 'work'
+    hook = EvalHook(_val_loader(), test_fn=drawing_test_fn(fail_at=(1,)), interval=2)
+    with caplog.at_level(logging.ERROR, logger='test_eval_hooks'):
+        model, runner = _train(work, eval_hook=hook, checkpoint_interval=2)
+    assert runner.iter == 4 and len(model.seen) == 4  # trained on after the failure
+    assert (work / 'iter_2.pth').is_file() and (work / 'iter_4.pth').is_file()
+    cause = 'ValueError: cannot decode the image file val/broken.png'
+    command = f'python -m tools.test CONFIG {work}/iter_2.pth --eval mIoU'
+    assert hook.failures == [dict(iter=2, cause=cause, checkpoint=f'{work}/iter_2.pth',
+                                  command=command)]
+    error, = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.startswith(f'evaluation after iteration 2 failed: {cause}. checkpoint '
+                            f'{work}/iter_2.pth is kept; evaluate it again with: {command}')
+    assert 'Traceback' in error
+    records = [json.loads(line) for line in (work / 'run.log.json').read_text().splitlines()]
+    val = [r for r in records if r.get('mode') == 'val']
+    # the failed evaluation (iteration 2) and the successful one (4, 2 val images)
+    assert val[0]['eval_failed'] == cause and val[0]['iter'] == 2 and 'mIoU' not in val[0]
+    assert val[1]['mIoU'] == 0.25 and val[1]['iter'] == 2
+
+
+def test_failure_before_any_checkpoint_says_so(tmp_path):
+    hook = EvalHook(_val_loader(), test_fn=drawing_test_fn(fail_at=(1,)), interval=1)
+    _train(tmp_path, eval_hook=hook, max_iters=2)  # checkpoint: the last (2) only
+    assert hook.failures[0]['checkpoint'] is None
+    assert describe_failed_evaluations(hook.failures) == (
+        '1 evaluation(s) failed: after iteration 1 (ValueError: cannot decode the image file '
+        'val/broken.png). No checkpoint was kept for them.')
+
+
+def test_summary_names_every_failure_and_the_last_kept_checkpoint():
+    failures = [dict(iter=4, cause='ValueError: a', checkpoint='w/iter_4.pth', command='c4'),
+                dict(iter=8, cause='OutOfMemoryError: b', checkpoint='w/iter_8.pth',
+                     command='python -m tools.test w/x.py w/iter_8.pth --eval mIoU')]
+    assert describe_failed_evaluations(failures) == (
+        '2 evaluation(s) failed: after iteration 4 (ValueError: a); after iteration 8 '
+        '(OutOfMemoryError: b). Kept: w/iter_8.pth; evaluate it with: '
+        'python -m tools.test w/x.py w/iter_8.pth --eval mIoU')
