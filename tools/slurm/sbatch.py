@@ -71,22 +71,25 @@ def _python_setup(repo):
 
 def _run_and_requeue(command):
     """Lines that run ``command`` in the background, forward SIGUSR1 to it, and requeue the job
-    when it stops for a signal (exit status EXIT_PREEMPTED)."""
+    when it stopped for the signal: exit status EXIT_PREEMPTED (it saved a checkpoint), or
+    killed by the signal before its handler was installed (it had not trained yet)."""
     return [
         '# Preemption (docs/RUNS.md): Slurm sends SIGUSR1 to this shell before the time limit;',
         '# the training saves a checkpoint and exits with status '
         f'{EXIT_PREEMPTED}; the job is then requeued and',
         '# continues with --auto-resume. SIGTERM reaches the training from Slurm directly.',
         'set +e',
+        'STOP=',
+        'trap \'STOP=1; [ -z "${TRAIN_PID:-}" ] || kill -USR1 "$TRAIN_PID" 2>/dev/null\' USR1',
+        "trap ':' TERM",
         f'{command} &',
         'TRAIN_PID=$!',
-        'trap \'kill -USR1 "$TRAIN_PID" 2>/dev/null\' USR1',
-        "trap ':' TERM",
+        '[ -z "$STOP" ] || kill -USR1 "$TRAIN_PID" 2>/dev/null',
         'while kill -0 "$TRAIN_PID" 2>/dev/null; do wait "$TRAIN_PID"; done',
         'wait "$TRAIN_PID"',
         'STATUS=$?',
-        f'if [ "$STATUS" -eq {EXIT_PREEMPTED} ]; then',
-        '    echo "job $SLURM_JOB_ID: training stopped for a signal after writing a checkpoint;'
+        f'if [ "$STATUS" -eq {EXIT_PREEMPTED} ] || {{ [ -n "$STOP" ] && [ "$STATUS" -gt 128 ]; }}; then',
+        '    echo "job $SLURM_JOB_ID: training stopped for a signal;'
         ' requeueing it (it continues with --auto-resume)" >&2',
         '    scontrol requeue "$SLURM_JOB_ID"',
         'fi',
