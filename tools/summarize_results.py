@@ -19,6 +19,14 @@ A run is incomplete when the iteration it reached (its last train entry or `iter
 below `runner.max_iters` of the config saved in its folder; incomplete runs are marked in the
 run table and left out of the mean ± std (the experiment table counts them). Runs without a
 saved config are taken as they are.
+
+Two more kinds of run are marked and left out the same way, since their last mIoU is not the
+result of the finished run (docs/RUNS.md):
+- FINAL EVALUATION FAILED: the JSON log has an ``eval_failed`` val entry (tools/train.py writes
+  one when an evaluation raises) after its last mIoU; evaluate the kept checkpoint with
+  tools/test.py.
+- RESTARTED: ``latest.pth`` points at an older iteration than the newest ``iter_<N>.pth``: a
+  run was started from scratch over a finished one (possible before tools/train.py refused it).
 """
 import argparse
 import glob
@@ -31,7 +39,7 @@ import numpy as np
 from prettytable import PrettyTable
 
 __all__ = ['find_runs', 'read_final_val', 'read_progress', 'split_run_name', 'miou16', 'summarize', 'main',
-           'CLASSES', 'SYNTHIA_MISSING']
+           'CLASSES', 'SYNTHIA_MISSING', 'find_problem']
 
 CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
            'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck',
@@ -72,6 +80,47 @@ def read_final_val(run_dir):
                 elif entry.get('mode') == 'val' and 'mIoU' in entry:
                     last = dict(entry, train_iter=train_iter)
     return last
+
+
+def _failed_after_last_miou(run_dir):
+    """The ``eval_failed`` val entry logged after the last mIoU entry, or None."""
+    failed = None
+    for path in sorted(glob.glob(osp.join(run_dir, '*.log.json'))):
+        with open(path) as f:
+            for line in f:
+                if '"val"' not in line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if entry.get('mode') == 'val' and 'eval_failed' in entry:
+                    failed = entry
+                elif entry.get('mode') == 'val' and 'mIoU' in entry:
+                    failed = None
+    return failed
+
+
+def _checkpoint_iter(name):
+    match = re.fullmatch(r'iter_(\d+)\.pth', name)
+    return int(match.group(1)) if match else None
+
+
+def find_problem(run_dir):
+    """Why the run's last mIoU is not its result (see the module doc), or None."""
+    failed = _failed_after_last_miou(run_dir)
+    if failed is not None:
+        return (f"FINAL EVALUATION FAILED at iteration {failed.get('iter')} "
+                f"({failed['eval_failed']})")
+    latest = osp.join(run_dir, 'latest.pth')
+    if osp.islink(latest):
+        latest_iter = _checkpoint_iter(osp.basename(os.readlink(latest)))
+        newest = max((_checkpoint_iter(osp.basename(p)) or 0
+                      for p in glob.glob(osp.join(run_dir, 'iter_*.pth'))), default=0)
+        if latest_iter is not None and newest > latest_iter:
+            return (f'RESTARTED: latest.pth is iteration {latest_iter}, the folder also holds '
+                    f'iteration {newest}')
+    return None
 
 
 def read_progress(run_dir):
@@ -141,10 +190,12 @@ def summarize(root):
         entry = read_final_val(run_dir)
         exp, seed = split_run_name(osp.basename(run_dir))
         reached, max_iters = read_progress(run_dir)
+        problem = find_problem(run_dir)
         row = dict(run=osp.relpath(run_dir, root), experiment=exp, seed=seed,
                    iter=None, miou=None, miou16=None, miou16_from=None, reached=reached,
-                   max_iters=max_iters,
-                   complete=None if max_iters is None else reached >= max_iters)
+                   max_iters=max_iters, problem=problem,
+                   complete=False if problem else
+                   None if max_iters is None else reached >= max_iters)
         if entry is not None:
             row.update(iter=entry['train_iter'], miou=_percent(entry['mIoU']))
             if _is_synthia(exp):
@@ -186,6 +237,8 @@ def _fmt(value, std=None):
 
 
 def _status(row):
+    if row.get('problem'):
+        return row['problem']
     if row['complete'] is None:
         return 'no saved config'
     if row['complete']:
@@ -225,10 +278,14 @@ def main(argv=None):
     print(run_table)
     print('Experiments (over seeds; std with ddof=1)')
     print(exp_table)
-    n_incomplete = sum(r['complete'] is False for r in runs)
+    n_incomplete = sum(r['complete'] is False and not r['problem'] for r in runs)
     if n_incomplete:
         print(f'{n_incomplete} incomplete run(s) (marked INCOMPLETE above) are left out of '
               'mean ± std.')
+    n_problem = sum(bool(r['problem']) for r in runs)
+    if n_problem:
+        print(f'{n_problem} run(s) whose last mIoU is not their result (marked FINAL EVALUATION '
+              'FAILED or RESTARTED above) are left out of mean ± std.')
     if args.csv:
         with open(args.csv, 'w') as f:
             f.write('experiment,n,mean,std,mean16,std16,incomplete\n')

@@ -180,3 +180,41 @@ def test_plot_curves_names_runs_by_folder_one_colour_per_run(work_dirs, tmp_path
     assert len(colours) == 2
     assert f'written to {tmp_path / "curves.png"}' in capsys.readouterr().out
     assert (tmp_path / 'curves.png').is_file()
+
+
+def test_run_whose_final_evaluation_failed_is_marked_and_left_out(tmp_path, capsys):
+    """tools/train.py logs a failed evaluation as a val entry with eval_failed: the mIoU
+    before it is not the finished run's result."""
+    root = tmp_path / 'local-exp1'
+    failed = {'mode': 'val', 'epoch': 1, 'iter': 400, 'lr': 6e-5,
+              'eval_failed': 'ValueError: cannot decode the image file x.png'}
+    for seed, entries in ((0, [val_entry(0.2), train_entry(400, 1.0), val_entry(0.3)]),
+                          (1, [val_entry(0.4), train_entry(400, 1.0), val_entry(0.5)]),
+                          (2, [val_entry(0.9), train_entry(400, 1.0), failed])):
+        run = root / f'260101_1200_toy_s{seed}_abcd{seed}'
+        write_log(run, [train_entry(200, 1.0)] + entries)
+        (run / f'{run.name}.py').write_text("runner = dict(type='IterBasedRunner', max_iters=400)\n")
+    runs, (exp, ) = summarize_results.summarize(str(root))
+    assert [r['complete'] for r in runs] == [True, True, False]
+    assert exp['seeds'] == [0, 1] and exp['mean'] == pytest.approx(40.0)
+    summarize_results.main([str(root)])
+    out = capsys.readouterr().out
+    assert ('FINAL EVALUATION FAILED at iteration 400 (ValueError: cannot decode the image file '
+            'x.png)') in out
+    assert '1 run(s) whose last mIoU is not their result' in out
+
+
+def test_folder_restarted_from_scratch_over_a_finished_run_is_marked(tmp_path):
+    """Issue #19: the same command again into a finished work_dir trained 2 iterations from
+    scratch and pointed latest.pth at them; the old logs still reached max_iters."""
+    run = tmp_path / 'runs' / '260101_1200_toy_s0_abcd0'
+    write_log(run, [train_entry(400, 1.0), val_entry(0.5)], name='20260101_120000.log.json')
+    write_log(run, [train_entry(2, 3.0)], name='20260102_120000.log.json')
+    (run / 'iter_400.pth').write_bytes(b'')
+    (run / 'iter_2.pth').write_bytes(b'')
+    (run / 'latest.pth').symlink_to('iter_2.pth')
+    (run / f'{run.name}.py').write_text("runner = dict(type='IterBasedRunner', max_iters=400)\n")
+    (row, ), (exp, ) = summarize_results.summarize(str(tmp_path / 'runs'))
+    assert row['complete'] is False and exp['n'] == 0 and exp['incomplete'] == 1
+    assert row['problem'] == 'RESTARTED: latest.pth is iteration 2, the folder also holds ' \
+                             'iteration 400'
