@@ -2,6 +2,8 @@
 import json
 import os
 import pickle
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -124,3 +126,78 @@ def test_dist_train_evaluation_equals_single_process_test(dist_run, monkeypatch,
     assert len(dist_preds) == len(single_preds) == 3
     for got, expected in zip(dist_preds, single_preds):
         np.testing.assert_array_equal(got, expected)
+
+
+# Rank 1 alone gets SIGUSR1 during iteration 1 (as when a scheduler signals one process).
+SIGNAL_HOOK = '''
+import os
+import signal
+from mmcv.runner import HOOKS, Hook, get_dist_info
+
+
+@HOOKS.register_module()
+class SignalRankOneHook(Hook):
+    def after_train_iter(self, runner):
+        if get_dist_info()[0] == 1 and runner.iter == 0:
+            os.kill(os.getpid(), signal.SIGUSR1)
+'''
+
+STOP_CONFIG = '''
+_base_ = ['{repo}/configs/toy/toy_gta2cs_source_only.py']
+custom_imports = dict(imports=['signal_rank_one_hook'], allow_failed_imports=False)
+custom_hooks = [dict(type='SignalRankOneHook')]
+runner = dict(max_iters=4)
+evaluation = dict(interval=100)
+checkpoint_config = dict(interval=4)
+log_config = dict(interval=1)
+'''
+
+
+@pytest.mark.slow
+def test_signal_to_one_rank_stops_all_ranks_after_the_same_iteration(toy_data_root, tmp_path):
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
+    (tmp_path / 'signal_rank_one_hook.py').write_text(SIGNAL_HOOK)
+    (tmp_path / 'toy_stop.py').write_text(STOP_CONFIG.format(repo=REPO))
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS='1', PORT=str(_free_port()),
+               PYTHONPATH=os.pathsep.join([str(REPO), str(tmp_path)]))
+    out = subprocess.run(['bash', str(REPO / 'tools/dist_train.sh'), 'toy_stop.py', '2',
+                          '--work-dir', 'work', '--seed', '0'], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert out.returncode != 0  # torchrun reports the ranks' exit status 75 as a failure
+    work = tmp_path / 'work'
+    assert sorted(p.name for p in work.glob('iter_*.pth')) == ['iter_1.pth']
+    checkpoint = torch.load(work / 'iter_1.pth', map_location='cpu', weights_only=True)
+    assert checkpoint['meta']['iter'] == 1
+    text = out.stdout + out.stderr
+    assert (f'Training stopped by SIGUSR1 after iteration 1: checkpoint {work}/iter_1.pth '
+            'written' in text), text[-3000:]
+    assert ('Training stopped by a stop signal (on another rank) after iteration 1: checkpoint '
+            f'{work}/iter_1.pth written' in text)
+    assert re.findall(r'exitcode\s*: (\d+)', text) == ['75', '75']  # torchrun's report
+
+
+@pytest.mark.parametrize('script,args', [('dist_train.sh', ['c.py', '2', '--seed', '0']),
+                                         ('dist_test.sh', ['c.py', 'k.pth', '2', '--eval',
+                                                           'mIoU'])])
+def test_dist_scripts_use_the_project_venv_without_activation(tmp_path, script, args):
+    """As test.sh: <repo>/.venv/bin/python is used when PYTHON is not set, not the `python`
+    first on PATH."""
+    repo = tmp_path / 'repo'
+    (repo / 'tools').mkdir(parents=True)
+    shutil.copy(REPO / 'tools' / script, repo / 'tools' / script)
+    calls = tmp_path / 'calls.txt'
+    (repo / '.venv' / 'bin').mkdir(parents=True)
+    on_path = tmp_path / 'bin'
+    on_path.mkdir()
+    for fake, label in ((repo / '.venv/bin/python', 'venv'), (on_path / 'python', 'path'),
+                        (on_path / 'python3', 'path')):
+        fake.write_text(f'#!/bin/sh\necho "{label} $*" >> {calls}\n')
+        fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
+    env['PATH'] = f"{on_path}{os.pathsep}{env['PATH']}"
+    _run(['bash', str(repo / 'tools' / script), *args], cwd=tmp_path, env=env)
+    call, = calls.read_text().splitlines()
+    assert call.startswith(f'venv -m torch.distributed.run --nproc_per_node=2 '
+                           f'--master_port=29500 {repo}/tools/')
+    assert call.endswith(' --launcher pytorch ' + ' '.join(args[-2:]))
