@@ -33,6 +33,7 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 from mmcv import Config  # noqa: E402
 
 from experiments import CONFIGS_DIR, EXPERIMENT_IDS, generate_experiment_cfgs  # noqa: E402
+from mmseg.core.run_outcome import EXIT_EVALUATION_FAILED  # noqa: E402
 
 __all__ = ['main', 'parse_args', 'prepare_runs', 'write_config', 'get_git_hash', 'submit_slurm']
 
@@ -321,13 +322,24 @@ def main(argv=None):
               ('; --dry-run: nothing submitted' if args.dry_run else
                f"; job ids: {' '.join(j for _, _, j in jobs)}"))
         return runs
-    work_dirs = []
+    work_dirs, eval_failed = [], []
     for name, path in runs:
         print(f'Run job {name}', flush=True)
         # A run whose work_dir has a checkpoint continues from it.
-        work_dirs.append(train.main(
-            [path, '--auto-resume']
-            + (['--cfg-options'] + args.cfg_options if args.cfg_options else [])))
+        try:
+            work_dirs.append(train.main(
+                [path, '--auto-resume']
+                + (['--cfg-options'] + args.cfg_options if args.cfg_options else [])))
+        except SystemExit as stop:
+            if stop.code != EXIT_EVALUATION_FAILED:
+                raise
+            # Trained to the end, its checkpoints kept: the next runs still train.
+            eval_failed.append(name)
+    if eval_failed:
+        print(f"{len(eval_failed)} run(s) finished with failed evaluations: "
+              f"{', '.join(eval_failed)} (their checkpoints and the tools.test commands are "
+              f"named above; docs/RUNS.md)", file=sys.stderr)
+        sys.exit(EXIT_EVALUATION_FAILED)
     if args.startup_test:
         print(f'Startup test passed: {len(runs)} run(s) trained 2 iterations each; logs, '
               f'configs and checkpoints in:', flush=True)
