@@ -193,7 +193,8 @@ def test_run_whose_final_evaluation_failed_is_marked_and_left_out(tmp_path, caps
                           (2, [val_entry(0.9), train_entry(400, 1.0), failed])):
         run = root / f'260101_1200_toy_s{seed}_abcd{seed}'
         write_log(run, [train_entry(200, 1.0)] + entries)
-        (run / f'{run.name}.py').write_text("runner = dict(type='IterBasedRunner', max_iters=400)\n")
+        (run / f'{run.name}.py').write_text(
+            "runner = dict(type='IterBasedRunner', max_iters=400)\n")
     runs, (exp, ) = summarize_results.summarize(str(root))
     assert [r['complete'] for r in runs] == [True, True, False]
     assert exp['seeds'] == [0, 1] and exp['mean'] == pytest.approx(40.0)

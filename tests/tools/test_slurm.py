@@ -82,14 +82,15 @@ def test_multi_gpu_run_starts_one_process_per_gpu_with_srun(tmp_path):
 
 FAKE_TRAINING = """#!/bin/bash
 # stands in for python: records its arguments, then exits with $FAKE_STATUS, or 75 on SIGUSR1
+# (without its handler yet, as while Python starts, SIGUSR1 kills it: 128 + 10)
 echo "$@" >> {log}
-trap 'echo USR1 >> {log}; exit 75' USR1
+[ -n "$NO_HANDLER" ] || trap 'echo USR1 >> {log}; exit 75' USR1
 for i in $(seq 1 100); do sleep 0.1; [ -e {go} ] && exit $FAKE_STATUS; done
 exit 9
 """
 
 
-@pytest.mark.parametrize('status,requeued', [(75, True), (0, False), (1, False)])
+@pytest.mark.parametrize('status,requeued', [(75, True), (138, True), (0, False), (1, False)])
 def test_script_forwards_usr1_and_requeues_only_a_stopped_training(tmp_path, status, requeued):
     """The script as Slurm runs it, with a fake training and a fake scontrol: SIGUSR1 to the
     batch shell reaches the training; exit status 75 (saved and stopped) requeues the job."""
@@ -106,13 +107,14 @@ def test_script_forwards_usr1_and_requeues_only_a_stopped_training(tmp_path, sta
     script = tmp_path / 'job.sbatch'
     script.write_text(sbatch_script('r', 'r.py', str(tmp_path), 0, SlurmOptions(),
                                     repo=str(tmp_path)))
-    env = dict(os.environ, SLURM_JOB_ID='42', FAKE_STATUS=str(status))
+    env = dict(os.environ, SLURM_JOB_ID='42', FAKE_STATUS=str(status),
+               NO_HANDLER='1' if status == 138 else '')
     env.pop('PYTHON', None)
     job = subprocess.Popen(['bash', str(script)], env=env)
     deadline = time.time() + 10
     while not log.exists() and time.time() < deadline:
         time.sleep(0.05)
-    if status == 75:
+    if requeued:
         job.send_signal(signal.SIGUSR1)
     else:
         go.touch()
@@ -120,7 +122,7 @@ def test_script_forwards_usr1_and_requeues_only_a_stopped_training(tmp_path, sta
     calls = log.read_text().splitlines()
     assert calls[0].startswith('-m tools.train ') and '--auto-resume' in calls[0]
     assert ('scontrol requeue 42' in calls) == requeued
-    assert ('USR1' in calls) == requeued
+    assert ('USR1' in calls) == (status == 75)
 
 
 def test_gpus_per_run_overrides_n_gpus(tmp_path):
@@ -363,7 +365,10 @@ def test_real_slurm_signal_saves_requeues_and_the_job_finishes(slurm_cluster, to
           'first log line')
     subprocess.run(['scancel', '--batch', '--signal=USR1', job_id], env=env, check=True)
     _poll(lambda: _squeue(job_id, env).startswith('PENDING'), 'requeue')
-    # Slurm holds a requeued job for 2 minutes (BeginTime); an admin may start it at once
+    # Slurm holds a requeued job for 2 minutes (BeginTime); an admin may start it earlier, but
+    # not within the second of the requeue (slurmd would take the new job's credential for the
+    # revoked one of the old job and refuse it)
+    time.sleep(2)
     subprocess.run(['scontrol', 'update', f'JobId={job_id}', 'StartTime=now'], env=env,
                    check=True)
     _poll(lambda: (work_dir / 'iter_12.pth').exists() and not _squeue(job_id, env),

@@ -88,7 +88,8 @@ def _run_and_requeue(command):
         'while kill -0 "$TRAIN_PID" 2>/dev/null; do wait "$TRAIN_PID"; done',
         'wait "$TRAIN_PID"',
         'STATUS=$?',
-        f'if [ "$STATUS" -eq {EXIT_PREEMPTED} ] || {{ [ -n "$STOP" ] && [ "$STATUS" -gt 128 ]; }}; then',
+        f'if [ "$STATUS" -eq {EXIT_PREEMPTED} ] '
+        '|| { [ -n "$STOP" ] && [ "$STATUS" -gt 128 ]; }; then',
         '    echo "job $SLURM_JOB_ID: training stopped for a signal;'
         ' requeueing it (it continues with --auto-resume)" >&2',
         '    scontrol requeue "$SLURM_JOB_ID"',
