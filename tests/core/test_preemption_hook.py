@@ -1,19 +1,18 @@
 """PreemptionHook and StopSignals: a run that gets SIGTERM/SIGUSR1 finishes its iteration,
-writes a checkpoint and stops; resumed, it ends as an uninterrupted run (docs/RUNS.md)."""
+writes a checkpoint and stops; resumed, it ends as an uninterrupted run (docs/RUNS.md). The
+ranks of a distributed run agreeing on the stop: tests/tools/test_dist_train.py."""
 import logging
 import os
 import random
 import signal
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.distributed as dist
 from mmcv.parallel import MMDataParallel
 from torch import nn
 
-from mmseg.core.hooks.preemption_hook import PreemptionHook, StopSignals, _stop_requested
+from mmseg.core.hooks.preemption_hook import PreemptionHook, StopSignals
 from mmseg.core.run_outcome import EXIT_PREEMPTED, Preempted
 from mmseg.core.runner import ResumableIterBasedRunner
 from mmseg.datasets import build_dataloader
@@ -99,27 +98,3 @@ def test_signal_mid_iteration_saves_that_iteration_and_resume_is_exact(tmp_path,
     resumed = _train(tmp_path / 'cut', 7, SignallingModel(), resume_from=checkpoint, seed=9)
     assert resumed.seen == full.seen[3:]
     torch.testing.assert_close(resumed.weight, full.weight, rtol=0, atol=0)
-
-
-def _rank_main(rank, port, received_on, out):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        answers = [_stop_requested(rank == received_on), _stop_requested(False)]
-        torch.save(answers, f'{out}/rank{rank}.pth')
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def test_all_ranks_stop_when_one_rank_got_the_signal(tmp_path):
-    """gloo on CPU, 2 processes: rank 1 alone received the signal; both stop after the same
-    iteration (and neither stops when nobody did)."""
-    torch.multiprocessing.spawn(_rank_main, args=(_free_port(), 1, str(tmp_path)), nprocs=2)
-    for rank in (0, 1):
-        assert torch.load(tmp_path / f'rank{rank}.pth') == [True, False]
