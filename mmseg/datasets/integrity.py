@@ -25,7 +25,7 @@ from .pipelines.loading import load_label_map
 
 __all__ = ['image_size', 'verify_image', 'label_value_counts', 'map_value_counts',
            'out_of_range_values', 'FileCheckResult', 'check_files', 'suffix_hint',
-           'MAX_LISTED']
+           'sample_label_counts', 'MAX_LISTED']
 
 MAX_LISTED = 3  # problems named in one message; the count says how many there are in all
 
@@ -203,3 +203,28 @@ def suffix_hint(folder, suffix, key):
                        for e, n in endings.most_common(3))
     return (f'{osp.abspath(folder)} holds {listed}, none in {suffix}: set {key} to the '
             f'suffix of your files')
+
+
+def sample_label_counts(label_files, max_files=32, label_map=None, reduce_zero_label=False,
+                        ignore_index=255, num_threads=None):
+    """[(path, {value: pixels})] of up to ``max_files`` evenly spaced label files (decoded in a
+    thread pool; label_map / reduce_zero_label applied as in ``map_value_counts``).
+
+    Raises UserInputError naming an unreadable file.
+    """
+    if not label_files:
+        return []
+    picks = sorted(set(np.linspace(0, len(label_files) - 1, min(len(label_files), max_files))
+                       .round().astype(int).tolist()))
+    files = [label_files[i] for i in picks]
+
+    def count(path):
+        try:
+            return map_value_counts(label_value_counts(path)[1], label_map, reduce_zero_label,
+                                    ignore_index)
+        except (FileNotFoundError, ValueError) as error:
+            raise UserInputError(f'label file {path}: {error}') from error
+
+    with ThreadPoolExecutor(max_workers=num_threads or min(16, (os.cpu_count() or 1) * 4)) \
+            as pool:
+        return list(zip(files, pool.map(count, files)))
