@@ -17,6 +17,7 @@ import os.path as osp
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -69,11 +70,30 @@ def verify_image(path):
 def label_value_counts(path):
     """(shape (H, W), counts): pixels per stored value of a label file, counts[v] for v in
     0..max value (int64). Raises FileNotFoundError / ValueError naming the file."""
-    label = load_label_map(path)
+    label = None
+    if _png_mode(path) == 'L':
+        # 8-bit grey PNGs (train-ID labels): OpenCV decodes without holding the GIL, so the
+        # thread pool of check_files decodes several at once (palette PNGs go through PIL,
+        # which gives their indices, not their colours).
+        label = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if label is None or label.ndim != 2:
+        label = load_label_map(path)
     flat = label.reshape(-1)
+    if label.dtype == np.uint8 and flat.size < 2**24:  # float32 histogram counts stay exact
+        hist = cv2.calcHist([label], [0], None, [256], [0, 256])
+        return label.shape, hist.reshape(-1).astype(np.int64)
     if flat.size and flat.min() < 0:
         raise ValueError(f'label file {path} holds negative values')
     return label.shape, np.bincount(flat.astype(np.int64, copy=False), minlength=256)
+
+
+def _png_mode(path):
+    """PIL's mode of a PNG file (header only), None for other or unreadable files."""
+    try:
+        with Image.open(path) as img:
+            return img.mode if img.format == 'PNG' else None
+    except Exception:
+        return None  # load_label_map names the problem
 
 
 def map_value_counts(counts, label_map=None, reduce_zero_label=False, ignore_index=255):
