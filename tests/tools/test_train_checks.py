@@ -240,3 +240,19 @@ def test_checkpoint_and_config_naming_classes_differently_warns(six_class_run, c
                '--cfg-options', f'data.test.classes={json.dumps(renamed)}'])
     err = capsys.readouterr().err
     assert f'the checkpoint names its classes {SIX_CLASSES} but the config {renamed}' in err
+
+
+def test_classes_and_palette_of_checkpoint_config_and_dataset():
+    from types import SimpleNamespace
+
+    from tools.test import classes_and_palette
+    from mmseg.utils.errors import UserInputError
+    dataset = SimpleNamespace(CLASSES=('a', 'b'), PALETTE=[[0, 0, 0], [7, 7, 7]])
+    meta = dict(CLASSES=('a', 'b'), PALETTE=[[1, 1, 1], [2, 2, 2]])
+    assert classes_and_palette(meta, dataset, {}) == (('a', 'b'), [[1, 1, 1], [2, 2, 2]])
+    assert classes_and_palette(meta, dataset, {'palette': [[0, 0, 0], [7, 7, 7]]}) == (
+        ('a', 'b'), [[0, 0, 0], [7, 7, 7]])
+    assert classes_and_palette({}, dataset, {}) == (('a', 'b'), [[0, 0, 0], [7, 7, 7]])
+    with pytest.raises(UserInputError, match=r"trained on 3 classes \(\['a', 'b', 'c'\]\) but "
+                       r"the test set has 2 \(\['a', 'b'\]\)"):
+        classes_and_palette(dict(CLASSES=('a', 'b', 'c')), dataset, {})
