@@ -17,7 +17,7 @@ from mmseg.utils.errors import UserInputError
 from .config_keys import check_top_level_keys, check_uda_keys_early
 
 __all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
-           'check_class_ids', 'check_label_values', 'check_consistency',
+           'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
            'check_before_training', 'IGNORE_COVERAGE_WARNING']
 
 # A class no label contains while the ignore index covers more than this fraction of the
@@ -225,8 +225,9 @@ def _side_value_counts(side, training, sample):
 def check_label_values(side, training, sample=LABEL_SAMPLE):
     """Label values of a built dataset (a training sample, or every val/test label): a value
     outside [0, num_classes) other than the ignore index is an error; a class that no label
-    contains while the ignore index covers > IGNORE_COVERAGE_WARNING of the pixels is a
-    warning (binary masks stored as 0/255). Returns the warnings."""
+    contains while the ignore index covers > IGNORE_COVERAGE_WARNING of the pixels, or while
+    the labels hold a single class and the ignore index, is a warning (binary masks stored as
+    0/255). Returns the warnings."""
     num_classes, ignore = len(side.classes), side.ignore_index
     per_file = _side_value_counts(side, training, sample)
     total = Counter()
@@ -241,7 +242,12 @@ def check_label_values(side, training, sample=LABEL_SAMPLE):
         total.update(counts)
     pixels = sum(total.values())
     absent = [c for c in range(num_classes) if not total.get(c)]
-    if not pixels or not absent or total.get(ignore, 0) <= IGNORE_COVERAGE_WARNING * pixels:
+    ignored = total.get(ignore, 0)
+    # Masks saved as 0/255 hold one class and the ignore value; or the ignore value covers
+    # much of the labels while a class is nowhere.
+    one_class_and_ignore = ignored and len(absent) == num_classes - 1
+    if not pixels or not absent or not (one_class_and_ignore or
+                                        ignored > IGNORE_COVERAGE_WARNING * pixels):
         return []
     checked = (f'{len(per_file)} sampled label(s)' if training else 'the labels')
     names = ', '.join(f'{side.classes[c]!r} ({c})' for c in absent[:8])
@@ -249,7 +255,8 @@ def check_label_values(side, training, sample=LABEL_SAMPLE):
             f'the ignore index {ignore} covers {100 * total[ignore] / pixels:.0f}% of their '
             f'pixels: binary masks stored as 0/255? {ignore} is ignored (never trained nor '
             f'evaluated): store the object as 1 (convert the labels, e.g. label // 255), or '
-            f'for labels 1..N with 0 = unlabelled set reduce_zero_label=True']
+            f'for labels 1..N with 0 = unlabelled set reduce_zero_label=True (if the '
+            f'class is really absent from this data, ignore this warning)']
 
 
 def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LABEL_SAMPLE):

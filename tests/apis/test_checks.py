@@ -155,10 +155,18 @@ def test_binary_masks_0_255_warn(tmp_path):
 
 
 def test_absent_class_with_little_ignore_does_not_warn(tmp_path):
-    mask = np.zeros((10, 10))
-    mask[:2] = 255  # 20 % ignored: fine
-    side = _labelled(tmp_path, [mask], classes=('background', 'object'))
+    label = np.zeros((10, 10))
+    label[:2] = 255  # 20 % ignored, class 2 nowhere, two classes present: fine
+    label[5:] = 1
+    side = _labelled(tmp_path, [label])
     assert check_label_values(side, training=True) == []
+
+
+def test_one_class_and_the_ignore_value_warn_whatever_the_share(tmp_path):
+    label = np.zeros((10, 10))
+    label[:1] = 255  # 10 % ignored, the other class nowhere: 0/255 masks of a small object
+    side = _labelled(tmp_path, [label], classes=('background', 'object'))
+    assert 'covers 10% of their pixels' in check_label_values(side, training=True)[0]
     side = _labelled(tmp_path / 'v', [np.zeros((10, 10)), np.full((10, 10), 255)],
                      test_mode=True, classes=('background', 'object'))
     assert side.dataset.label_value_counts == {0: 100, 255: 100}
