@@ -2,14 +2,14 @@
 ignored and the run would train on the defaults (docs/CHECKS.md).
 
 A top-level key is read when mmcv/mmseg or the tools read it (``TOP_LEVEL_KEYS``), or when it is
-a helper variable of the config file (``norm_cfg``, ``crop_size``, ``train_pipeline``, ...):
-its value appears inside another setting. ``uda`` keys are those of the UDA method's defaults.
+a helper variable of the config file: ``norm_cfg``, any ``*_pipeline``, or a key whose value
+appears inside another setting (``num_classes = 6`` used by the heads). ``uda`` keys are those of the UDA method's defaults.
 """
 import difflib
 
 from mmseg.utils.errors import UserInputError
 
-__all__ = ['TOP_LEVEL_KEYS', 'UDA_BUILD_KEYS', 'uda_keys', 'check_top_level_keys',
+__all__ = ['TOP_LEVEL_KEYS', 'HELPER_KEYS', 'UDA_BUILD_KEYS', 'uda_keys', 'check_top_level_keys',
            'check_uda_keys_early']
 
 # Read by mmcv's runner and hooks, mmseg.apis, tools/train.py, tools/test.py, and (the name_*
@@ -20,10 +20,15 @@ TOP_LEVEL_KEYS = frozenset([
     'custom_hooks', 'custom_imports', 'work_dir', 'load_from', 'resume_from', 'auto_resume',
     'trust_checkpoint', 'gpu_ids', 'seed', 'dist_params', 'log_level', 'cudnn_benchmark',
     'find_unused_parameters', 'use_ddp_wrapper', 'mixed_precision', 'compile',
-    'cpu_malloc_reuse', 'train_cfg', 'test_cfg', 'crop_size', 'img_norm_cfg', 'norm_cfg',
-    'test_pipeline', 'train_pipeline', 'name', 'exp', 'name_dataset', 'name_architecture',
-    'name_encoder', 'name_decoder', 'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'git_rev',
+    'cpu_malloc_reuse', 'train_cfg', 'test_cfg', 'crop_size', 'img_norm_cfg', 'test_pipeline',
+    'name', 'exp', 'name_dataset', 'name_architecture', 'name_encoder', 'name_decoder',
+    'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'git_rev',
 ])
+# Helper variables of the config files by convention, never a misspelt setting: accepted
+# whether used or not (a config that replaces a base's pipeline leaves the base's
+# gta_train_pipeline unused), and never offered as 'did you mean'.
+HELPER_KEYS = frozenset(['norm_cfg', 'train_pipeline'])
+HELPER_SUFFIX = '_pipeline'
 # Keys the UDA builder passes besides the method's own (mmseg/models/builder.py).
 UDA_BUILD_KEYS = ('type', 'model', 'max_iters', 'train_cfg', 'test_cfg', 'init_cfg')
 
@@ -73,7 +78,8 @@ def check_top_level_keys(cfg):
     unread keys. Helper variables whose value is used in another setting are fine."""
     unread, warnings = [], []
     for key in cfg.keys():
-        if key in TOP_LEVEL_KEYS or key.startswith('_'):
+        if (key in TOP_LEVEL_KEYS or key in HELPER_KEYS or key.endswith(HELPER_SUFFIX)
+                or key.startswith('_')):
             continue
         match = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.8)
         others = [v for k, v in cfg.items() if k not in (key, *match)]

@@ -186,6 +186,14 @@ def test_misspelt_top_level_key_is_an_error_with_did_you_mean():
         check_top_level_keys(_cfg(sed=0))
 
 
+def test_unused_pipeline_helper_of_a_base_passes():
+    # a config that replaces the base's source pipeline leaves gta_train_pipeline unused; it
+    # is no misspelt train_pipeline
+    assert check_top_level_keys(_cfg(gta_train_pipeline=[dict(type='LoadImageFromFile')])) == []
+    with pytest.raises(UserInputError, match="'optimizer_cfg' .did you mean 'optimizer_config'"):
+        check_top_level_keys(_cfg(optimizer_cfg=dict(type='SGD')))
+
+
 def test_helper_variables_pass_and_unused_keys_warn():
     crop = (8, 8)
     cfg = _cfg(crop_size_hr=crop, my_pipeline=[dict(type='LoadImageFromFile'),
