@@ -4,7 +4,8 @@
     python -m tools.test CONFIG CHECKPOINT --format-only --eval-options imgfile_prefix=DIR
 
 The checkpoint may be a plain segmentor or a UDA checkpoint (only the student ``model.*`` is
-loaded); CLASSES and PALETTE come from its meta.
+loaded); CLASSES and PALETTE come from its meta, but a palette given in the config
+(data.test.palette) is drawn instead.
 """
 import argparse
 import os
@@ -32,8 +33,10 @@ from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: 
                                                 set_mixed_precision)
 from mmseg.models.utils.torch_compile import parse_compile, set_compile  # noqa: E402
 from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
+from mmseg.utils.errors import UserInputError  # noqa: E402
 
-__all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
+__all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'classes_and_palette',
+           'main']
 
 AUG_TEST_RATIOS = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
 HRDA_OUTPUTS = ['', 'LR', 'HR', 'ATT']
@@ -191,6 +194,31 @@ def check_dataset_for_args(dataset, args):
             raise SystemExit(f'--eval cityscapes: {error}') from None
 
 
+def classes_and_palette(meta, dataset, data_cfg):
+    """(CLASSES, PALETTE) of the model under test: the checkpoint's classes, the palette given
+    in the config (``data.test.palette``) if any, else the checkpoint's, else the dataset's.
+
+    Raises UserInputError when the checkpoint and the test set count their classes differently;
+    warns when they name them differently.
+    """
+    ckpt_classes, data_classes = meta.get('CLASSES'), getattr(dataset, 'CLASSES', None)
+    if ckpt_classes is not None and data_classes is not None:
+        if len(ckpt_classes) != len(data_classes):
+            raise UserInputError(
+                f'the checkpoint was trained on {len(ckpt_classes)} classes '
+                f'({list(ckpt_classes)}) but the test set has {len(data_classes)} '
+                f'({list(data_classes)}): test with the config of the run')
+        if tuple(ckpt_classes) != tuple(data_classes):
+            print(f'Warning: the checkpoint names its classes {list(ckpt_classes)} but the '
+                  f'config {list(data_classes)}; the tables use the config\'s names',
+                  file=sys.stderr)
+    classes = ckpt_classes if ckpt_classes is not None else data_classes
+    palette = meta.get('PALETTE')
+    if data_cfg.get('palette') is not None or palette is None:
+        palette = getattr(dataset, 'PALETTE', None)  # a palette of the config wins
+    return classes, palette
+
+
 def _report(args, dataset, outputs):
     if args.out:
         print(f'\nwriting results to {args.out}')
@@ -234,11 +262,7 @@ def main(args=None):
                                    workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
                                    shuffle=False)
     model, meta = _build_model(cfg, args)
-    for key in ('CLASSES', 'PALETTE'):
-        value = meta.get(key)
-        if value is None:
-            value = getattr(dataset, key, None)
-        setattr(model, key, value)
+    model.CLASSES, model.PALETTE = classes_and_palette(meta, dataset, cfg.data.test)
     dataset.PALETTE = model.PALETTE  # the colours drawn by --show-dir
 
     efficient_test = bool((args.eval_options or {}).get('efficient_test', False))

@@ -26,6 +26,7 @@ from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.apis.checks import check_before_training  # noqa: E402
 from mmseg.core.checkpoint import find_latest_checkpoint  # noqa: E402
 from mmseg.core.hooks.preemption_hook import StopSignals  # noqa: E402
 from mmseg.core.run_outcome import RunStopped  # noqa: E402
@@ -209,6 +210,9 @@ def main(args=None):
     except (ValueError, TypeError, RuntimeError) as error:
         raise SystemExit(f'Cannot train: {error}') from None
     _exit_if_inputs_missing(cfg)
+    # Config keys, class and ignore settings against the data, every file (docs/CHECKS.md):
+    # an error stops here, before the work_dir is made; warnings go to the log below.
+    train_dataset, check_warnings = check_before_training(cfg, validate=not args.no_validate)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
@@ -220,6 +224,8 @@ def main(args=None):
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     logger, meta = _make_logger_and_meta(cfg, args.config, timestamp)
     logger.info(f'Distributed training: {distributed}')
+    for warning in check_warnings:
+        logger.warning(warning)
 
     if seed is not None:
         logger.info(f'Set random seed to {seed}, deterministic: {args.deterministic}')
@@ -229,7 +235,7 @@ def main(args=None):
 
     model = build_train_model(cfg)
     logger.info(model)
-    datasets = [build_dataset(cfg.data.train)]
+    datasets = [train_dataset]
     if len(cfg.workflow) == 2:
         val_dataset = copy.deepcopy(cfg.data.val)
         val_dataset.pipeline = cfg.data.train.pipeline

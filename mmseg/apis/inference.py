@@ -102,8 +102,9 @@ def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palet
                    revise_checkpoint=((r'^module\.', ''), )):
     """Build the segmentor of ``config`` (path or Config), load ``checkpoint``, eval mode.
 
-    CLASSES/PALETTE come from the arguments, else from the checkpoint meta. The config is kept as
-    ``model.cfg`` for ``inference_segmentor``.
+    CLASSES/PALETTE come from the arguments, else (the palette) from the config's
+    ``data.test.palette``, else from the checkpoint meta. The config is kept as ``model.cfg`` for
+    ``inference_segmentor``.
     """
     if isinstance(config, str):
         config = mmcv.Config.fromfile(config)
@@ -113,6 +114,8 @@ def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palet
     config.model.train_cfg = None
     test_cfg = None if config.model.get('test_cfg') is not None else config.get('test_cfg')
     model = build_segmentor(config.model, test_cfg=test_cfg)
+    if palette is None:  # a palette edited in the config wins over the checkpoint's
+        palette = ((config.get('data') or {}).get('test') or {}).get('palette')
     if checkpoint is not None:
         meta = load_segmentor_checkpoint(model, checkpoint,
                                          revise_keys=revise_checkpoint).get('meta', {})

@@ -1,4 +1,5 @@
 """CustomDataset: image/label folders (or a split file), the pipeline, evaluation and PNG export."""
+import logging
 import os
 import os.path as osp
 import warnings
@@ -13,7 +14,9 @@ from torch.utils.data import Dataset
 
 from mmseg.core.evaluation.metrics import (SUPPORTED_METRICS, intersect_and_union,
                                            total_area_to_metrics)
+from mmseg.utils.errors import UserInputError
 from .builder import DATASETS
+from .integrity import check_files, suffix_hint
 from .pipelines import Compose
 from .pipelines.loading import apply_label_map, load_label_map, reduce_zero
 
@@ -55,8 +58,8 @@ class CustomDataset(Dataset):
         # that reads a list file or an archive overrides it.
         self.img_infos = self.load_annotations(self.img_dir, self.img_suffix, self.ann_dir,
                                                self.seg_map_suffix, self.split)
-        if test_mode and self.ann_dir is not None:
-            self.check_label_sizes()
+        self.label_value_counts = None  # {label value: pixels} of the val/test labels
+        self.check_files()
 
     # ----------------------------------------------------------------------------- files
     def _join_root(self, path):
@@ -89,6 +92,10 @@ class CustomDataset(Dataset):
         else:
             files = sorted(mmcv.scandir(img_dir, img_suffix, recursive=True))
             if not files:
+                hint = suffix_hint(img_dir, img_suffix, 'img_suffix')
+                if hint is not None:  # a folder of images with another suffix
+                    raise UserInputError(f'no *{img_suffix} images under '
+                                         f'{osp.abspath(img_dir)}: {hint}')
                 raise FileNotFoundError(f'no *{img_suffix} images under {osp.abspath(img_dir)}: '
                                         + self._missing_message(img_dir).split(': ', 1)[1])
             names = [(f, f[:-len(img_suffix)]) for f in files]
@@ -183,18 +190,35 @@ class CustomDataset(Dataset):
                              f'index {self.ignore_index} (num_classes = {num_classes}); likely '
                              f'cause: {hint}')
 
-    def check_label_sizes(self):
-        """Raise ValueError at the first image whose label file has another size (read from the
-        file headers, nothing decoded), naming both files and sizes."""
-        for idx, info in enumerate(self.img_infos):
-            img_file = osp.join(self.img_dir, info['filename'])
-            if not osp.isfile(img_file) or not osp.isfile(self.label_path(idx)):
-                continue  # reported by the loaders with their own messages
-            with Image.open(img_file) as img, Image.open(self.label_path(idx)) as label:
-                if img.size != label.size:
-                    raise ValueError(
-                        f'image {img_file} is {img.size[1]}x{img.size[0]} (HxW) but its label '
-                        f'{self.label_path(idx)} is {label.size[1]}x{label.size[0]}')
+    def check_files(self):
+        """Check every file when the dataset is built (docs/CHECKS.md): val/test sets
+        (test_mode) verify the images and decode every label (sizes and values); training sets
+        read the headers only and warn about image/label size mismatches.
+
+        Sets ``label_value_counts`` ({value: pixels} of the decoded labels). Raises
+        UserInputError naming the bad files.
+        """
+        if not osp.isdir(self.img_dir):
+            return  # a load_annotations override reads the items from elsewhere (an archive)
+        img_files = [osp.join(self.img_dir, info['filename']) for info in self.img_infos]
+        labelled = self.ann_dir is not None and all('ann' in info for info in self.img_infos)
+        label_files = [self.label_path(i) for i in range(len(self))] if labelled else None
+        hints = [suffix_hint(self.img_dir, self.img_suffix, 'img_suffix')]
+        if labelled:
+            hints.append(suffix_hint(self.ann_dir, self.seg_map_suffix, 'seg_map_suffix'))
+        result = check_files(
+            img_files, label_files, decode_labels=self.test_mode,
+            num_classes=None if self.CLASSES is None else len(self.CLASSES),
+            ignore_index=self.ignore_index, label_map=self.label_map,
+            reduce_zero_label=self.reduce_zero_label, what=f'{type(self).__name__} '
+            f'({self.img_dir})', hint='; '.join(h for h in hints if h) or None)
+        if labelled and self.test_mode:
+            self.label_value_counts = dict(result.value_counts)
+        if result.size_mismatches and not self.test_mode:
+            print_log(f'{len(result.size_mismatches)} training image(s) of {self.img_dir} have '
+                      f'a label of another size, e.g. {result.size_mismatches[0]}: the '
+                      'pipeline resizes both to one scale but a crop will not be aligned',
+                      logger='mmseg', level=logging.WARNING)
 
     def get_gt_seg_maps(self, efficient_test=False):
         """The label maps of all images in dataset order, as stored (mmseg 0.x): no label_map

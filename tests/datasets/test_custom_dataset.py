@@ -112,11 +112,13 @@ def test_missing_folders_name_the_folder_and_the_converter(tiny_data, tmp_path):
 def test_missing_or_corrupt_files_name_the_file(tiny_data, tmp_path):
     root = tmp_path / 'gta'
     shutil.copytree(tiny_data.gta, root)
+    # Damaged after the dataset was built (which checks the files: tests/datasets/
+    # test_integrity.py): the loaders still name the file.
+    dataset = GTADataset(data_root=str(root), img_dir='images', ann_dir='labels',
+                         pipeline=train_pipeline())
     (root / 'labels' / '00001_labelTrainIds.png').unlink()
     (root / 'images' / '00002.png').write_bytes(b'not a png at all')
     (root / 'labels' / '00000_labelTrainIds.png').write_bytes(b'\x89PNG broken')
-    dataset = GTADataset(data_root=str(root), img_dir='images', ann_dir='labels',
-                         pipeline=train_pipeline())
     with pytest.raises(ValueError, match='cannot decode the label file .*00000_labelTrainIds.png'):
         dataset[0]
     with pytest.raises(FileNotFoundError, match='label file not found: .*00001_labelTrainIds.png'):

@@ -87,7 +87,8 @@ def test_converter_warns_about_all_ignore_labels(tmp_path, capsys):
 
 def _gta_like(root):
     return build_dataset(dict(type='SynthiaDataset', data_root=str(root), img_dir='GT/LABELS',
-                              ann_dir='GT/LABELS', img_suffix='.png', pipeline=[]))
+                              ann_dir='GT/LABELS', img_suffix='_labelTrainIds.png',
+                              pipeline=[]))  # each converted label is its own image
 
 
 def test_inconsistent_samples_with_class_is_named(tmp_path):

@@ -467,6 +467,8 @@ def test_saved_config_records_the_seed_given_on_the_command_line(tmp_path, monke
     def stop(cfg):
         raise Stop
     monkeypatch.setattr(train_tool, 'build_train_model', stop)
+    # no dataset 'X' to build and check (the checks: tests/tools/test_train_checks.py)
+    monkeypatch.setattr(train_tool, 'check_before_training', lambda cfg, validate: (None, []))
     (tmp_path / 'data').mkdir()
     mmcv.Config(dict(seed=0, model=dict(type='EncoderDecoder'),
                      data=dict(train=dict(type='X', data_root=str(tmp_path / 'data'))))

@@ -1,0 +1,299 @@
+"""One consistency check of a training config against its data, before anything is written
+(docs/CHECKS.md): every class-indexed or ignore setting must fit the dataset's classes, and the
+labels must hold classes or the ignore index.
+
+Inconsistent settings raise one ``UserInputError`` naming both keys and their values;
+suspicious ones come back as warning strings (tools/train.py logs them).
+"""
+import inspect
+import os.path as osp
+from collections import Counter, namedtuple
+
+import mmcv
+
+from mmseg.datasets import DATASETS, build_dataset
+from mmseg.datasets.integrity import out_of_range_values, sample_label_counts
+from mmseg.utils.errors import UserInputError
+from .config_keys import check_top_level_keys, check_uda_keys_early
+
+__all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
+           'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
+           'check_before_training', 'IGNORE_COVERAGE_WARNING']
+
+# A class no label contains while the ignore index covers more than this fraction of the
+# pixels: binary masks stored as 0/255 (255 is the ignore value) look like this.
+IGNORE_COVERAGE_WARNING = 0.3
+LABEL_SAMPLE = 32  # training labels decoded for the value check (evenly spaced)
+
+# key: 'data.train.source'; classes: tuple of names or None; dataset: built or None.
+DataSide = namedtuple('DataSide', 'key cfg classes ignore_index dataset')
+
+
+def _default(cls, name):
+    return inspect.signature(cls.__init__).parameters[name].default
+
+
+def _config_classes(data_cfg):
+    """Class names of a dataset config: its ``classes`` (list or file), else the type's."""
+    classes = data_cfg.get('classes')
+    if isinstance(classes, str):
+        return tuple(mmcv.list_from_file(classes)) if osp.isfile(classes) else None
+    if classes is not None:
+        return tuple(classes)
+    dataset_type = DATASETS.get(data_cfg.get('type', ''))
+    return None if getattr(dataset_type, 'CLASSES', None) is None else tuple(dataset_type.CLASSES)
+
+
+def data_sides(key, data_cfg, dataset=None):
+    """The plain datasets of a data config (UDA source/target, ConcatDataset parts) as
+    DataSides; classes and ignore index from ``dataset`` when built, else from the config."""
+    if data_cfg is None:
+        return []
+    if isinstance(data_cfg, (list, tuple)):
+        parts = getattr(dataset, 'datasets', None) or [None] * len(data_cfg)
+        return [side for i, (c, d) in enumerate(zip(data_cfg, parts))
+                for side in data_sides(f'{key}[{i}]', c, d)]
+    if data_cfg.get('type') == 'UDADataset':
+        return (data_sides(f'{key}.source', data_cfg.get('source'),
+                           getattr(dataset, 'source', None))
+                + data_sides(f'{key}.target', data_cfg.get('target'),
+                             getattr(dataset, 'target', None)))
+    if dataset is not None:
+        classes = None if dataset.CLASSES is None else tuple(dataset.CLASSES)
+        return [DataSide(key, data_cfg, classes, dataset.ignore_index, dataset)]
+    from mmseg.datasets import CustomDataset
+    return [DataSide(key, data_cfg, _config_classes(data_cfg),
+                     data_cfg.get('ignore_index', _default(CustomDataset, 'ignore_index')),
+                     None)]
+
+
+def decode_heads(model_cfg):
+    """[(key, head config)]: model.decode_head and every model.auxiliary_head."""
+    heads = []
+    if model_cfg.get('decode_head'):
+        heads.append(('model.decode_head', model_cfg['decode_head']))
+    aux = model_cfg.get('auxiliary_head')
+    if isinstance(aux, dict):
+        heads.append(('model.auxiliary_head', aux))
+    elif isinstance(aux, (list, tuple)):
+        heads += [(f'model.auxiliary_head[{i}]', h) for i, h in enumerate(aux)]
+    return heads
+
+
+def _head_value(head, name):
+    from mmseg.models.decode_heads.decode_head import BaseDecodeHead
+    return head.get(name, _default(BaseDecodeHead, name))
+
+
+def _classes_key(side):
+    given = 'classes' in side.cfg and side.cfg.get('classes') is not None
+    return f'{side.key}.classes' if given else f'the classes of {side.cfg.get("type")}'
+
+
+def check_num_classes(cfg, sides):
+    """Every head's num_classes == the number of classes of every dataset (train and val);
+    warn when train and val name their classes differently."""
+    sides = [s for s in sides if s.classes is not None]
+    warnings = []
+    for side in sides:
+        for key, head in decode_heads(cfg.model):
+            num_classes = _head_value(head, 'num_classes')
+            if num_classes != len(side.classes):
+                raise UserInputError(
+                    f'{key}.num_classes = {num_classes} but {side.key} has {len(side.classes)} '
+                    f'classes ({_classes_key(side)}: {list(side.classes)[:8]}'
+                    f'{", ..." if len(side.classes) > 8 else ""}): set '
+                    f'{key}.num_classes={len(side.classes)} (and of every other head)')
+    for side in sides[1:]:
+        if side.classes != sides[0].classes:
+            warnings.append(f'{sides[0].key} and {side.key} name their classes differently: '
+                            f'{list(sides[0].classes)} vs {list(side.classes)}; the mIoU '
+                            f'tables use the names of the evaluated set')
+    return warnings
+
+
+def _pad_steps(pipeline):
+    return [t for t in pipeline or [] if isinstance(t, dict) and t.get('type') == 'Pad']
+
+
+def check_ignore_index(cfg, sides):
+    """The datasets' ignore_index == every head's ignore_index (what the loss ignores) and any
+    loss's own ignore_index; training Pad.seg_pad_val == the ignore index."""
+    from mmseg.datasets.pipelines.transforms import Pad
+    for side in sides:
+        for key, head in decode_heads(cfg.model):
+            head_ignore = _head_value(head, 'ignore_index')
+            if head_ignore != side.ignore_index:
+                raise UserInputError(
+                    f'{side.key}.ignore_index = {side.ignore_index} but {key}.ignore_index = '
+                    f'{head_ignore} (the value the loss ignores): label {side.ignore_index} '
+                    f'would be evaluated as ignored but trained as a class (or the other way '
+                    f'round); set both to the same value')
+            for i, loss in enumerate(_losses(head)):
+                if 'ignore_index' in loss and loss['ignore_index'] != side.ignore_index:
+                    raise UserInputError(
+                        f'{key}.loss_decode{_index(head, i)}.ignore_index = '
+                        f'{loss["ignore_index"]} but {side.key}.ignore_index = '
+                        f'{side.ignore_index}: set both to the same value')
+        for step in _pad_steps(side.cfg.get('pipeline')):
+            pad_value = step.get('seg_pad_val', _default(Pad, 'seg_pad_val'))
+            if pad_value != side.ignore_index:
+                raise UserInputError(
+                    f'{side.key}.pipeline Pad.seg_pad_val = {pad_value} but '
+                    f'{side.key}.ignore_index = {side.ignore_index}: padded pixels would get '
+                    f'label {pad_value}; set seg_pad_val={side.ignore_index}')
+
+
+def _losses(head):
+    loss = head.get('loss_decode')
+    if loss is None:
+        return []
+    return list(loss) if isinstance(loss, (list, tuple)) else [loss]
+
+
+def _index(head, i):
+    return f'[{i}]' if isinstance(head.get('loss_decode'), (list, tuple)) else ''
+
+
+def _outside(ids, num_classes):
+    return sorted({int(c) for c in ids if not 0 <= int(c) < num_classes})
+
+
+def check_class_ids(cfg, sides, num_classes):
+    """Class-id settings within [0, num_classes): uda.imnet_feature_dist_classes, each loss's
+    class_weight length, the datasets' class_subsets, and the classes of the rare-class
+    sampling statistics (sample_class_stats.json) of a built UDADataset."""
+    from mmseg.models.losses.utils import get_class_weight
+    fdist = (cfg.get('uda') or {}).get('imnet_feature_dist_classes')
+    if fdist is not None and _outside(fdist, num_classes):
+        raise UserInputError(
+            f'uda.imnet_feature_dist_classes = {list(fdist)} holds class ids '
+            f'{_outside(fdist, num_classes)} outside [0, {num_classes}) ({sides[0].key} has '
+            f'{num_classes} classes): the feature distance would be 0 all run; list ids of '
+            f'your thing classes, or set it to None')
+    for key, head in decode_heads(cfg.model):
+        for i, loss in enumerate(_losses(head)):
+            weight = loss.get('class_weight')
+            weight = get_class_weight(weight) if weight is not None else None
+            if weight is not None and len(weight) != num_classes:
+                raise UserInputError(
+                    f'{key}.loss_decode{_index(head, i)}.class_weight has {len(weight)} '
+                    f'weights but {key}.num_classes = {num_classes}: give one weight per class')
+    for side in sides:
+        for name, ids in (side.cfg.get('class_subsets') or {}).items():
+            if _outside(ids, num_classes):
+                raise UserInputError(
+                    f'{side.key}.class_subsets[{name!r}] holds class ids '
+                    f'{_outside(ids, num_classes)} outside [0, {num_classes})')
+
+
+def check_rcs_classes(cfg, train_dataset, num_classes):
+    """The classes of the rare-class sampling statistics of a built UDADataset lie in
+    [0, num_classes) (statistics of another dataset or label set otherwise)."""
+    if not getattr(train_dataset, 'rcs_enabled', False):
+        return
+    outside = _outside(train_dataset.rcs_classes, num_classes)
+    if outside:
+        root = cfg.data.train.get('source', {}).get('data_root') or '<data.train.source>'
+        raise UserInputError(
+            f'{osp.join(root, "sample_class_stats.json")} (data.train.rare_class_sampling) '
+            f'counts class ids {outside} outside [0, {num_classes}) of data.train.source: '
+            f'statistics of other labels; regenerate them with tools/convert_datasets '
+            f'(see README, Datasets)')
+
+
+def _labelled_training_sides(cfg, sides):
+    """The training sides whose labels are trained on: a UDA run's source, else all."""
+    if cfg.data.train.get('type') == 'UDADataset':
+        sides = [s for s in sides if s.key.endswith('.source')]
+    return [s for s in sides if s.dataset is not None and s.classes is not None
+            and getattr(s.dataset, 'ann_dir', None) is not None]
+
+
+def _side_value_counts(side, training, sample):
+    """[(where, {value: pixels})]: all val/test labels in one, or a training sample per file."""
+    dataset = side.dataset
+    if not training:
+        counts = getattr(dataset, 'label_value_counts', None)
+        return [] if counts is None else [(f'the {len(dataset)} labels of {side.key}', counts)]
+    files = [dataset.label_path(i) for i in range(len(dataset))
+             if 'ann' in dataset.img_infos[i]]
+    return [(f'label file {path}', counts) for path, counts in sample_label_counts(
+        files, sample, dataset.label_map, dataset.reduce_zero_label, dataset.ignore_index)]
+
+
+def check_label_values(side, training, sample=LABEL_SAMPLE):
+    """Label values of a built dataset (a training sample, or every val/test label): a value
+    outside [0, num_classes) other than the ignore index is an error; a class that no label
+    contains while the ignore index covers > IGNORE_COVERAGE_WARNING of the pixels, or while
+    the labels hold a single class and the ignore index, is a warning (binary masks stored as
+    0/255). Returns the warnings."""
+    num_classes, ignore = len(side.classes), side.ignore_index
+    per_file = _side_value_counts(side, training, sample)
+    total = Counter()
+    for where, counts in per_file:
+        bad = out_of_range_values(counts, num_classes, ignore)
+        if bad:
+            raise UserInputError(
+                f'{where} ({side.key}) holds values {bad[:10]} outside '
+                f'[0, {num_classes}) and not the ignore index {ignore}: labels not converted '
+                f'to train IDs, a wrong reduce_zero_label, or classes/num_classes not matching '
+                f'the labels')
+        total.update(counts)
+    pixels = sum(total.values())
+    absent = [c for c in range(num_classes) if not total.get(c)]
+    ignored = total.get(ignore, 0)
+    # Masks saved as 0/255 hold one class and the ignore value; or the ignore value covers
+    # much of the labels while a class is nowhere.
+    one_class_and_ignore = ignored and len(absent) == num_classes - 1
+    if not pixels or not absent or not (one_class_and_ignore or
+                                        ignored > IGNORE_COVERAGE_WARNING * pixels):
+        return []
+    checked = (f'{len(per_file)} sampled label(s)' if training else 'the labels')
+    names = ', '.join(f'{side.classes[c]!r} ({c})' for c in absent[:8])
+    return [f'{side.key}: class(es) {names} occur in none of {checked}, while '
+            f'the ignore index {ignore} covers {100 * total[ignore] / pixels:.0f}% of their '
+            f'pixels: binary masks stored as 0/255? {ignore} is ignored (never trained nor '
+            f'evaluated): store the object as 1 (convert the labels, e.g. label // 255), or '
+            f'for labels 1..N with 0 = unlabelled set reduce_zero_label=True (if the '
+            f'class is really absent from this data, ignore this warning)']
+
+
+def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LABEL_SAMPLE):
+    """Every rule of this module on ``cfg`` and its (built, optional) datasets; without
+    datasets the config alone is checked. Raises UserInputError; returns warnings."""
+    train = data_sides('data.train', cfg.data.get('train'), train_dataset)
+    val = data_sides('data.val', cfg.data.get('val'), val_dataset)
+    sides = train + val
+    warnings = check_num_classes(cfg, sides)
+    check_ignore_index(cfg, sides)
+    known = [s for s in sides if s.classes is not None]
+    if known:
+        num_classes = len(known[0].classes)
+        check_class_ids(cfg, sides, num_classes)
+        check_rcs_classes(cfg, train_dataset, num_classes)
+    for side in _labelled_training_sides(cfg, train):
+        warnings += check_label_values(side, True, label_sample)
+    for side in val:
+        if side.dataset is not None and side.classes is not None:
+            warnings += check_label_values(side, False)
+    return warnings
+
+
+def check_before_training(cfg, validate=True):
+    """The checks of docs/CHECKS.md before a run writes anything: unread config keys, then the
+    datasets built (files checked) and check_consistency. Returns ``(train_dataset,
+    warnings)``; the built training set can be handed to ``train_segmentor``.
+
+    Raises UserInputError for an inconsistent config or bad data.
+    """
+    warnings = check_top_level_keys(cfg)
+    check_uda_keys_early(cfg)
+    warnings += check_consistency(cfg)  # the config alone: before minutes of file checks
+    train_dataset = build_dataset(cfg.data.train)
+    val_dataset = None
+    if validate and cfg.data.get('val') is not None:
+        val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+    warnings += [w for w in check_consistency(cfg, train_dataset, val_dataset)
+                 if w not in warnings]
+    return train_dataset, warnings
