@@ -1,6 +1,6 @@
 """tools/train.py when a run is interrupted or goes wrong (docs/RUNS.md): SIGTERM mid-run writes
-a checkpoint and exits 75, --auto-resume then ends with the weights of an uninterrupted run; an
-unreadable validation image keeps the checkpoint and exits 3; a work_dir with checkpoints is
+a checkpoint and exits 75, --auto-resume then ends with the weights of an uninterrupted run; a
+failing evaluation keeps the checkpoint and exits 3; a work_dir with checkpoints is
 never trained over without --auto-resume."""
 import json
 import os
@@ -107,17 +107,34 @@ def test_sigterm_saves_exits_75_and_auto_resume_ends_as_an_uninterrupted_run(
     assert {p: p.stat().st_mtime_ns for p in cut.iterdir()} == before
 
 
+# A val transform that fails as an out-of-memory error would, in the middle of an evaluation
+# (an unreadable image is caught when the datasets are built: docs/CHECKS.md).
+FAILING_TRANSFORM = '''
+from mmseg.datasets.builder import PIPELINES
+
+
+@PIPELINES.register_module()
+class FailsLikeOOM:
+    def __call__(self, results):
+        raise RuntimeError('CUDA out of memory. Tried to allocate 2.00 GiB (simulated)')
+'''
+
+
 @pytest.mark.slow
-def test_unreadable_val_image_keeps_the_checkpoint_and_exits_3(toy_data_root, tmp_path):
-    """The repro of issue #19: one corrupt val image in the final evaluation left no
-    checkpoint at all."""
+def test_failing_evaluation_keeps_the_checkpoint_and_exits_3(toy_data_root, tmp_path):
+    """The repro of issue #19: an evaluation that failed (out of memory, an unreadable image)
+    in the final evaluation left no checkpoint at all."""
+    from mmcv import Config
     shutil.copytree(toy_data_root, tmp_path / 'data' / 'toy')
-    broken = sorted((tmp_path / 'data/toy/cityscapes/leftImg8bit/val').rglob('*.png'))[0]
-    # The header stays (the dataset checks image sizes when built), the pixels are cut off.
-    broken.write_bytes(broken.read_bytes()[:60])
+    (tmp_path / 'fails_like_oom.py').write_text(FAILING_TRANSFORM)
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.data.val.pipeline = [dict(type='FailsLikeOOM')] + list(cfg.data.val.pipeline)
+    cfg.custom_imports = dict(imports=['fails_like_oom'], allow_failed_imports=False)
+    config_path = tmp_path / CONFIG.name
+    cfg.dump(str(config_path))
     work = tmp_path / 'work'
     out = subprocess.run(
-        [sys.executable, '-m', 'tools.train', str(CONFIG), '--work-dir', str(work),
+        [sys.executable, '-m', 'tools.train', str(config_path), '--work-dir', str(work),
          '--cfg-options', 'runner.max_iters=2', 'checkpoint_config.interval=2',
          'evaluation.interval=1', 'log_config.interval=1'],
         cwd=tmp_path, capture_output=True, text=True, env=_env(), timeout=300)
@@ -127,15 +144,16 @@ def test_unreadable_val_image_keeps_the_checkpoint_and_exits_3(toy_data_root, tm
     config = work / CONFIG.name
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith('Training finished, but 2 evaluation(s) failed: after iteration 1 '
-                           '(ValueError: ')
+                           '(RuntimeError: CUDA out of memory')
     assert last.endswith(f'Kept: {work}/iter_2.pth; evaluate it with: python -m tools.test '
                          f'{config} {work}/iter_2.pth --eval mIoU')
     assert config.is_file()
     failed = [r for r in _records(work) if r.get('mode') == 'val']
     assert [r['iter'] for r in failed] == [1, 2]
-    assert all(r['eval_failed'].startswith('ValueError: ') and 'mIoU' not in r for r in failed)
+    assert all(r['eval_failed'].startswith('RuntimeError: CUDA out of memory') and 'mIoU' not in r
+               for r in failed)
     text_log = next(work.glob('*.log')).read_text()
-    assert 'evaluation after iteration 2 failed: ValueError: ' in text_log
+    assert 'evaluation after iteration 2 failed: RuntimeError: CUDA out of memory' in text_log
     assert f'checkpoint {work}/iter_2.pth is kept' in text_log
 
 
