@@ -11,7 +11,8 @@ traceback. ``MICSEG_TRACEBACK=1`` in the environment shows the traceback of a
 import os
 import sys
 
-__all__ = ['UserInputError', 'run_cli', 'EXIT_USER_ERROR']
+__all__ = ['UserInputError', 'UserFileNotFoundError', 'UserKeyError', 'UserTypeError',
+           'UserRuntimeError', 'as_user_error', 'run_cli', 'EXIT_USER_ERROR']
 
 EXIT_USER_ERROR = 2
 
@@ -21,6 +22,43 @@ class UserInputError(ValueError):
 
     A ``ValueError`` so that callers of the Python API that catch ``ValueError`` keep working.
     """
+
+
+# Bad input that used to raise another built-in type keeps that type as a second base, so that
+# Python callers catching FileNotFoundError, KeyError, ... keep working.
+class UserFileNotFoundError(UserInputError, FileNotFoundError):
+    """A file or folder the user named (or the config points at) does not exist."""
+
+
+class UserKeyError(UserInputError, KeyError):
+    """A config key is missing or unknown."""
+
+    __str__ = UserInputError.__str__  # the message as given, not KeyError's repr() of it
+
+
+class UserTypeError(UserInputError, TypeError):
+    """A config value has the wrong type."""
+
+
+class UserRuntimeError(UserInputError, RuntimeError):
+    """The input does not fit (e.g. a checkpoint for another model) or the system refuses it."""
+
+
+_USER_TYPES = ((FileNotFoundError, UserFileNotFoundError), (KeyError, UserKeyError),
+               (TypeError, UserTypeError), (RuntimeError, UserRuntimeError))
+
+
+def as_user_error(error):
+    """``error`` (an exception about bad input) as a ``UserInputError`` with the same message,
+    also an instance of its built-in type where that is FileNotFoundError / KeyError /
+    TypeError / RuntimeError (else a plain UserInputError)."""
+    if isinstance(error, UserInputError):
+        return error
+    message = error.args[0] if len(error.args) == 1 else str(error)
+    for builtin, user_type in _USER_TYPES:
+        if isinstance(error, builtin):
+            return user_type(message)
+    return UserInputError(message)
 
 
 def run_cli(main, verb, argv=None):
