@@ -22,7 +22,7 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
-from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
+from mmcv.utils import Config, get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
@@ -31,6 +31,8 @@ from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
                          rank_seed, setup_cpu_malloc)
+from mmseg.utils.config_args import DictAction  # noqa: E402
+from mmseg.utils.errors import UserFileNotFoundError, run_cli  # noqa: E402
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
 
@@ -111,13 +113,12 @@ def find_missing_inputs(cfg):
 
 
 def _exit_if_inputs_missing(cfg):
+    """Raise UserFileNotFoundError listing every missing input (one line), before any work."""
     missing = find_missing_inputs(cfg)
     if missing:
-        listing = '\n'.join(f'  - {p}' for p in missing)
-        print(f'Cannot train: these data folders / weight files do not exist:\n{listing}\n'
-              f'Download and convert the datasets and put the weights under pretrained/ '
-              f'({README_HINT}).', file=sys.stderr)
-        sys.exit(1)
+        raise UserFileNotFoundError(
+            f'these data folders / weight files do not exist: {", ".join(missing)}. Download '
+            f'and convert the datasets and put the weights under pretrained/ ({README_HINT}).')
 
 
 def _load_config(args):
@@ -184,10 +185,7 @@ def main(args=None):
     """Train as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
     cfg = _load_config(args)
-    try:  # a bad mixed_precision / compile / cpu_malloc_reuse: one line, before the work_dir
-        check_model_options(cfg)
-    except (ValueError, TypeError, RuntimeError) as error:
-        raise SystemExit(f'Cannot train: {error}') from None
+    check_model_options(cfg)  # a bad mixed_precision / compile / ...: before the work_dir
     _exit_if_inputs_missing(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -230,4 +228,4 @@ def main(args=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'train')

@@ -48,15 +48,19 @@ def check_model_options(cfg):
     ``mixed_precision``, ``compile`` (with inductor's C++ compiler) and ``cpu_malloc_reuse``.
 
     tools/train.py and tools/test.py call it before anything is written or loaded.
-    Raises ValueError / TypeError naming the key and what it takes, RuntimeError for inductor
-    without a C++ compiler.
+    Raises UserInputError naming the key and what it takes (also a TypeError for a value of
+    the wrong type, a RuntimeError for inductor without a C++ compiler).
     """
     from mmseg.utils.cpu_malloc import check_malloc_reuse_option
+    from mmseg.utils.errors import as_user_error
     from .utils.mixed_precision import parse_mixed_precision
     from .utils.torch_compile import check_compile_backend, parse_compile
-    parse_mixed_precision(cfg.get('mixed_precision'))
-    check_compile_backend(parse_compile(cfg.get('compile')))
-    check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
+    try:
+        parse_mixed_precision(cfg.get('mixed_precision'))
+        check_compile_backend(parse_compile(cfg.get('compile')))
+        check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise as_user_error(error) from None
 
 
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
