@@ -21,7 +21,6 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
-from mmcv.utils import Config  # noqa: E402
 
 from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_test,  # noqa: E402
                         wrap_model)
@@ -32,7 +31,7 @@ from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: 
                                                 set_mixed_precision)
 from mmseg.models.utils.torch_compile import parse_compile, set_compile  # noqa: E402
 from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
-from mmseg.utils.config_args import DictAction  # noqa: E402
+from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
 from mmseg.utils.errors import UserInputError, UserKeyError, as_user_error, run_cli  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'main']
@@ -182,12 +181,12 @@ def check_dataset_for_args(dataset, args):
     flags ask."""
     if args.eval and getattr(dataset, 'ann_dir', None) is None:
         raise UserInputError(f'--eval {" ".join(args.eval)}: {type(dataset).__name__} of '
-                         f'{getattr(dataset, "img_dir", "?")} has no labels (no ann_dir; e.g. '
-                         'the test split of ACDC / Dark Zurich): use --format-only')
+                             f'{getattr(dataset, "img_dir", "?")} has no labels (no ann_dir; '
+                             'e.g. the test split of ACDC / Dark Zurich): use --format-only')
     if 'cityscapes' in (args.eval or []):
         if not hasattr(dataset, 'check_cityscapes_evaluation'):
-            raise UserInputError(f"--eval cityscapes needs a CityscapesDataset test set, the config "
-                             f'gives {type(dataset).__name__}')
+            raise UserInputError(f'--eval cityscapes needs a CityscapesDataset test set, the '
+                                 f'config gives {type(dataset).__name__}')
         try:
             dataset.check_cityscapes_evaluation()
         except (FileNotFoundError, ValueError) as error:
@@ -214,7 +213,7 @@ def _report(args, dataset, outputs):
 def main(args=None):
     """Test as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.options is not None:
         cfg.merge_from_dict(args.options)
     # A bad mixed_precision / compile / cpu_malloc_reuse value or inductor without a C++

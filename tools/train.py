@@ -22,7 +22,7 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
-from mmcv.utils import Config, get_git_hash  # noqa: E402
+from mmcv.utils import get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
@@ -31,7 +31,7 @@ from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
                          rank_seed, setup_cpu_malloc)
-from mmseg.utils.config_args import DictAction  # noqa: E402
+from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
 from mmseg.utils.errors import UserFileNotFoundError, run_cli  # noqa: E402
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
@@ -122,7 +122,7 @@ def _exit_if_inputs_missing(cfg):
 
 
 def _load_config(args):
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.options is not None:
         cfg.merge_from_dict(args.options)
     if args.work_dir is not None:
