@@ -11,7 +11,8 @@ traceback. ``MICSEG_TRACEBACK=1`` in the environment shows the traceback of a
 import os
 import sys
 
-__all__ = ['UserInputError', 'UserFileNotFoundError', 'UserKeyError', 'UserTypeError',
+__all__ = ['UserInputError', 'UserFileNotFoundError', 'UserFileExistsError', 'UserKeyError',
+           'UserTypeError',
            'UserRuntimeError', 'as_user_error', 'run_cli', 'EXIT_USER_ERROR']
 
 EXIT_USER_ERROR = 2
@@ -30,6 +31,10 @@ class UserFileNotFoundError(UserInputError, FileNotFoundError):
     """A file or folder the user named (or the config points at) does not exist."""
 
 
+class UserFileExistsError(UserInputError, FileExistsError):
+    """A file or folder that would be overwritten (or is in the way) exists."""
+
+
 class UserKeyError(UserInputError, KeyError):
     """A config key is missing or unknown."""
 
@@ -44,14 +49,15 @@ class UserRuntimeError(UserInputError, RuntimeError):
     """The input does not fit (e.g. a checkpoint for another model) or the system refuses it."""
 
 
-_USER_TYPES = ((FileNotFoundError, UserFileNotFoundError), (KeyError, UserKeyError),
+_USER_TYPES = ((FileNotFoundError, UserFileNotFoundError),
+               (FileExistsError, UserFileExistsError), (KeyError, UserKeyError),
                (TypeError, UserTypeError), (RuntimeError, UserRuntimeError))
 
 
 def as_user_error(error):
     """``error`` (an exception about bad input) as a ``UserInputError`` with the same message,
-    also an instance of its built-in type where that is FileNotFoundError / KeyError /
-    TypeError / RuntimeError (else a plain UserInputError)."""
+    also an instance of its built-in type where that is FileNotFoundError / FileExistsError /
+    KeyError / TypeError / RuntimeError (else a plain UserInputError)."""
     if isinstance(error, UserInputError):
         return error
     message = error.args[0] if len(error.args) == 1 else str(error)

@@ -13,6 +13,8 @@ import shlex
 import subprocess
 import sys
 
+from mmseg.utils.errors import UserInputError, UserRuntimeError
+
 __all__ = ['SlurmOptions', 'sbatch_script', 'write_sbatch_script', 'submit']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -32,9 +34,9 @@ class SlurmOptions:
     def __init__(self, partition=None, time=None, cpus_per_task=None, mem=None,
                  gpus_per_run=None):
         if gpus_per_run is not None and gpus_per_run < 0:
-            raise ValueError(f'--gpus-per-run must be >= 0, got {gpus_per_run}')
+            raise UserInputError(f'--gpus-per-run must be >= 0, got {gpus_per_run}')
         if cpus_per_task is not None and cpus_per_task < 1:
-            raise ValueError(f'--cpus-per-task must be >= 1, got {cpus_per_task}')
+            raise UserInputError(f'--cpus-per-task must be >= 1, got {cpus_per_task}')
         self.partition = partition
         self.time = time
         self.cpus_per_task = cpus_per_task
@@ -100,13 +102,16 @@ def write_sbatch_script(name, config, work_dir, n_gpus, options, train_args=(), 
 def submit(script):
     """``sbatch --parsable SCRIPT``; returns the job id (str).
 
-    Raises RuntimeError naming the script when sbatch is missing or refuses the job.
+    Raises UserRuntimeError (a RuntimeError) naming the script when sbatch is missing or refuses
+    the job (sbatch's message in one line).
     """
     try:
         out = subprocess.run(['sbatch', '--parsable', script], capture_output=True, text=True)
     except FileNotFoundError:
-        raise RuntimeError(f'cannot submit {script}: sbatch not found (is this a Slurm login '
-                           f'node? tools/slurm/single_node_slurm.sh starts a local Slurm)')
+        raise UserRuntimeError(f'cannot submit {script}: sbatch not found (is this a Slurm '
+                               f'login node? tools/slurm/single_node_slurm.sh starts a local '
+                               f'Slurm)') from None
     if out.returncode != 0:
-        raise RuntimeError(f'sbatch refused {script}: {out.stderr.strip()}')
+        reason = '; '.join(line.strip() for line in out.stderr.splitlines() if line.strip())
+        raise UserRuntimeError(f'sbatch refused {script}: {reason}')
     return out.stdout.strip().split(';')[0]
