@@ -9,11 +9,12 @@ traceback. ``MICSEG_TRACEBACK=1`` in the environment shows the traceback of a
 ``UserInputError`` too (for a bug report).
 """
 import os
+import re
 import sys
 
 __all__ = ['UserInputError', 'UserFileNotFoundError', 'UserFileExistsError', 'UserKeyError',
            'UserTypeError',
-           'UserRuntimeError', 'as_user_error', 'run_cli', 'EXIT_USER_ERROR']
+           'UserRuntimeError', 'as_user_error', 'run_cli', 'user_message', 'EXIT_USER_ERROR']
 
 EXIT_USER_ERROR = 2
 
@@ -78,5 +79,17 @@ def run_cli(main, verb, argv=None):
     except UserInputError as error:
         if os.environ.get('MICSEG_TRACEBACK', '') not in ('', '0'):
             raise
-        print(f'Cannot {verb}: {error}', file=sys.stderr)
+        print(f'Cannot {verb}: {user_message(error)}', file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+
+
+def user_message(error):
+    """The message of a UserInputError. One raised in a DataLoader worker process comes back
+    wrapped by torch ('Caught X in DataLoader worker process 0.' and the worker's traceback): its
+    own message (the traceback's last line) is returned instead."""
+    message = str(error)
+    if '\nOriginal Traceback' in message:
+        last = message.rstrip().splitlines()[-1]
+        match = re.match(r'[\w.]+: (.*)$', last)
+        return match.group(1) if match else last
+    return message

@@ -44,3 +44,31 @@ def test_run_cli_prints_one_line_and_exits_2(capsys, monkeypatch):
     with pytest.raises(UserKeyError):
         run_cli(_fails, 'train', ['a.py'])
     assert run_cli(lambda argv: argv, 'train', ['x']) == ['x']
+
+
+def _dataset_item_raises(index):
+    raise UserFileNotFoundError(f'image file not found: data/x/{index}.png')
+
+
+class _BrokenDataset:
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        _dataset_item_raises(index)
+
+
+def test_error_from_a_data_loader_worker_is_reported_by_its_own_message(capsys, monkeypatch):
+    """torch wraps a worker's exception in 'Caught ... Original Traceback ...' (many lines)."""
+    from torch.utils.data import DataLoader
+
+    def load(argv):
+        next(iter(DataLoader(_BrokenDataset(), num_workers=1)))
+
+    monkeypatch.delenv('MICSEG_TRACEBACK', raising=False)
+    with pytest.raises(UserFileNotFoundError) as info:
+        load(None)
+    assert 'Original Traceback' in str(info.value)  # what torch re-raises
+    with pytest.raises(SystemExit):
+        run_cli(load, 'train', None)
+    assert capsys.readouterr().err == 'Cannot train: image file not found: data/x/0.png\n'
