@@ -26,6 +26,7 @@ from mmcv.utils import get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
+from mmseg.core.checkpoint import check_checkpoint_file  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
@@ -119,6 +120,9 @@ def _exit_if_inputs_missing(cfg):
         raise UserFileNotFoundError(
             f'these data folders / weight files do not exist: {", ".join(missing)}. Download '
             f'and convert the datasets and put the weights under pretrained/ ({README_HINT}).')
+    for key in ('load_from', 'resume_from'):  # a text file given as a checkpoint: now, not later
+        if cfg.get(key) and '://' not in cfg.get(key):
+            check_checkpoint_file(cfg.get(key))
 
 
 def _load_config(args):

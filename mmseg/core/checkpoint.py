@@ -22,8 +22,8 @@ import torch
 from mmseg.utils.errors import UserFileNotFoundError, UserInputError
 
 __all__ = ['SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_checkpoint_file',
-           'save_checkpoint_file', 'update_latest_link', 'find_latest_checkpoint',
-           'get_rng_state', 'set_rng_state']
+           'check_checkpoint_file', 'save_checkpoint_file', 'update_latest_link',
+           'find_latest_checkpoint', 'get_rng_state', 'set_rng_state']
 
 CHECKPOINT_HINT = ('checkpoints are written by tools/train.py into the work_dir (iter_<N>.pth, '
                    'latest.pth); released MIC checkpoints: see README, "Datasets and weights"')
@@ -62,6 +62,23 @@ def load_checkpoint_file(filename, map_location='cpu', trust=False):
     from), UserInputError (the file is not a PyTorch checkpoint, or torch cannot read it),
     UntrustedCheckpointError (it holds objects outside SAFE_GLOBALS and ``trust`` is False).
     """
+    filename = check_checkpoint_file(filename)
+    if trust:
+        return _torch_load(filename, map_location, weights_only=False)
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return _torch_load(filename, map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise UntrustedCheckpointError(
+            f'{filename} holds pickled objects that a safe load refuses (loading them can run '
+            f'code). If you trust where the file comes from, pass --trust-checkpoint (or '
+            f'trust=True). Details: {str(error).splitlines()[0]}') from None
+
+
+def check_checkpoint_file(filename):
+    """Raise UserInputError unless ``filename`` exists and starts like a checkpoint (the zip
+    format of torch.save or a pickle): a quick check before any work, nothing is loaded.
+    Returns the path as a str."""
     filename = os.fspath(filename)
     if not osp.isfile(filename):
         raise UserFileNotFoundError(f'checkpoint {filename} not found ({CHECKPOINT_HINT})')
@@ -73,16 +90,7 @@ def load_checkpoint_file(filename, map_location='cpu', trust=False):
             'checkpoint again' if damaged_zip else
             f'{filename} is not a PyTorch checkpoint (neither the zip format of torch.save nor a '
             f'pickle): is it the right file?')
-    if trust:
-        return _torch_load(filename, map_location, weights_only=False)
-    try:
-        with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return _torch_load(filename, map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise UntrustedCheckpointError(
-            f'{filename} holds pickled objects that a safe load refuses (loading them can run '
-            f'code). If you trust where the file comes from, pass --trust-checkpoint (or '
-            f'trust=True). Details: {str(error).splitlines()[0]}') from None
+    return filename
 
 
 def _torch_load(filename, map_location, weights_only):
