@@ -92,3 +92,19 @@ def test_repeated_flag_adds_and_a_key_given_twice_differently_is_refused():
         parse_cfg_options(['a=1', 'a=2'])
     with pytest.raises(UserInputError, match='a given twice'):
         _parser(DictAction).parse_args(['--cfg-options', 'a=1', '--cfg-options', 'a=[1]'])
+
+
+def test_load_config_names_a_missing_file_and_a_syntax_error(tmp_path):
+    from mmseg.utils.config_args import load_config
+    with pytest.raises(FileNotFoundError) as info:
+        load_config(str(tmp_path / 'absent.py'))
+    assert isinstance(info.value, UserInputError)
+    assert str(info.value) == f'config file {tmp_path / "absent.py"} not found'
+    broken = tmp_path / 'broken.py'
+    broken.write_text("crop_size = (512, 512)\nmodel = dict(type='EncoderDecoder'\n")
+    with pytest.raises(UserInputError) as info:
+        load_config(str(broken))
+    assert str(info.value).startswith(f'{broken}, line 2: the config is not valid Python (')
+    good = tmp_path / 'good.py'
+    good.write_text('crop_size = (512, 512)\n')
+    assert load_config(str(good)).crop_size == (512, 512)
