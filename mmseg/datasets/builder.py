@@ -16,11 +16,23 @@ PIPELINES = Registry('pipeline')
 
 
 def build_dataset(cfg, default_args=None):
-    """Build a dataset; a list of configs (or of ann/img dirs) becomes a ConcatDataset."""
+    """Build a dataset; a list of configs (or of ann/img dirs) becomes a ConcatDataset.
+
+    An unknown or missing ``type`` or a key the dataset does not take raises UserInputError
+    (also a KeyError / TypeError) naming it.
+    """
     from torch.utils.data import ConcatDataset
+
+    from mmseg.utils.config_args import config_build_error
     if isinstance(cfg, (list, tuple)):
         return ConcatDataset([build_dataset(c, default_args) for c in cfg])
-    return build_from_cfg(cfg, DATASETS, default_args)
+    try:
+        return build_from_cfg(cfg, DATASETS, default_args)
+    except (KeyError, TypeError) as error:
+        user_error = config_build_error(error, 'dataset config')
+        if user_error is None:
+            raise
+        raise user_error from None
 
 
 def _seed_worker(worker_id, num_workers, rank, seed):

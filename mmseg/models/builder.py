@@ -76,12 +76,19 @@ def build_train_model(cfg, train_cfg=None, test_cfg=None):
     dtype = parse_mixed_precision(cfg.get('mixed_precision'))
     compile_kwargs = parse_compile(cfg.get('compile'))
     check_compile_backend(compile_kwargs)
-    if 'uda' in cfg:
-        cfg.uda['model'] = cfg.model
-        cfg.uda['max_iters'] = cfg.runner.max_iters
-        model = UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
-    else:
-        model = build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
+    from mmseg.utils.config_args import config_build_error
+    try:
+        if 'uda' in cfg:
+            cfg.uda['model'] = cfg.model
+            cfg.uda['max_iters'] = cfg.runner.max_iters
+            model = UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+        else:
+            model = build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
+    except (KeyError, TypeError) as error:  # a misspelt type or key: one line, named
+        user_error = config_build_error(error, 'uda' if 'uda' in cfg else 'model')
+        if user_error is None:
+            raise
+        raise user_error from None
     # ``mixed_precision = dict(dtype='bfloat16')``: autocast in every segmentor's passes.
     set_mixed_precision(model, dtype)
     # ``compile = True`` / dict(...): the student's backbone, neck and decode head, in place (the

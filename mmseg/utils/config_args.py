@@ -15,7 +15,7 @@ import re
 
 from .errors import UserInputError
 
-__all__ = ['DictAction', 'parse_cfg_options', 'parse_value', 'load_config']
+__all__ = ['DictAction', 'parse_cfg_options', 'parse_value', 'load_config', 'config_build_error']
 
 _OPENING = {'[': ']', '(': ')', '{': '}'}
 _CLOSING = {v: k for k, v in _OPENING.items()}
@@ -204,3 +204,22 @@ def load_config(path):
             raise UserInputError(f'{path}, line {error.lineno}: the config is not valid Python '
                                  f'({error.msg})') from None
     return Config.fromfile(path)
+
+
+def config_build_error(error, section):
+    """The UserInputError for a config mistake reported by mmcv's ``build_from_cfg`` while
+    building ``section`` (e.g. 'data.train', 'model'): an unknown or missing ``type``, or a key
+    the class does not take (a misspelt key); None for any other error (a bug keeps its
+    traceback)."""
+    from .errors import UserKeyError, UserTypeError
+    message = str(error.args[0]) if len(error.args) == 1 else str(error)
+    first_line = message.splitlines()[0] if message else ''
+    if isinstance(error, KeyError) and (re.search(r'is not in the \w+ registry', first_line)
+                                        or 'must contain the key "type"' in first_line):
+        first_line = re.sub(r'["\']', '', first_line)  # the quotes of nested KeyError texts
+        return UserKeyError(f'{section}: {first_line} (a misspelt type, or a module of your own '
+                            'missing from custom_imports?)')
+    if isinstance(error, TypeError) and re.search(
+            r'__init__\(\) got an unexpected keyword argument', first_line):
+        return UserTypeError(f'{section}: {first_line} (a misspelt config key?)')
+    return None

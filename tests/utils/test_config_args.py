@@ -108,3 +108,30 @@ def test_load_config_names_a_missing_file_and_a_syntax_error(tmp_path):
     good = tmp_path / 'good.py'
     good.write_text('crop_size = (512, 512)\n')
     assert load_config(str(good)).crop_size == (512, 512)
+
+
+def test_misspelt_types_and_keys_in_configs_are_user_errors():
+    import mmcv
+
+    from mmseg.datasets import build_dataset
+    from mmseg.models import build_train_model
+    with pytest.raises(KeyError) as info:
+        build_dataset(dict(type='CityscapesDatset', img_dir='x', pipeline=[]))
+    assert isinstance(info.value, UserInputError)
+    assert str(info.value).startswith('dataset config: CityscapesDatset is not in the dataset '
+                                      'registry (a misspelt type')
+    with pytest.raises(TypeError) as info:
+        build_dataset(dict(type='CityscapesDataset', img_dirr='x', pipeline=[]))
+    assert isinstance(info.value, UserInputError)
+    assert "unexpected keyword argument 'img_dirr' (a misspelt config key?)" in str(info.value)
+    cfg = mmcv.Config(dict(model=dict(type='EncoderDecoder', backbone=dict(type='MiTB5'),
+                                      decode_head=dict(type='SegFormerHead'))))
+    with pytest.raises(UserInputError) as info:
+        build_train_model(cfg)
+    assert str(info.value).startswith('model: EncoderDecoder: MiTB5 is not in the models '
+                                      'registry')
+    with pytest.raises(UserInputError, match='Nope is not in the pipeline registry'):
+        build_dataset(dict(type='CityscapesDataset', img_dir='x', pipeline=[dict(type='Nope')]))
+    from mmseg.utils.config_args import config_build_error
+    assert config_build_error(TypeError("f() got an unexpected keyword argument 'x'"), 'm') is None
+    assert config_build_error(KeyError('state_dict'), 'model') is None  # bugs keep their type
