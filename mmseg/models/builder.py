@@ -40,7 +40,14 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
         'train_cfg given both in the model config and as an argument'
     assert cfg.get('test_cfg') is None or test_cfg is None, \
         'test_cfg given both in the model config and as an argument'
-    return SEGMENTORS.build(cfg, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+    from mmseg.utils.config_args import config_build_error
+    try:
+        return SEGMENTORS.build(cfg, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+    except (KeyError, TypeError) as error:  # a misspelt type or key: one line, named
+        user_error = config_build_error(error, 'model')
+        if user_error is None:
+            raise
+        raise user_error from None
 
 
 def check_model_options(cfg):

@@ -212,6 +212,8 @@ def config_build_error(error, section):
     the class does not take (a misspelt key); None for any other error (a bug keeps its
     traceback)."""
     from .errors import UserKeyError, UserTypeError
+    if isinstance(error, UserInputError):
+        return error
     message = str(error.args[0]) if len(error.args) == 1 else str(error)
     first_line = message.splitlines()[0] if message else ''
     if isinstance(error, KeyError) and (re.search(r'is not in the \w+ registry', first_line)
