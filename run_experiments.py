@@ -33,7 +33,7 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 from mmcv import Config  # noqa: E402
 
 from experiments import CONFIGS_DIR, EXPERIMENT_IDS, generate_experiment_cfgs  # noqa: E402
-from mmseg.utils.config_args import parse_cfg_options  # noqa: E402
+from mmseg.utils.config_args import load_config, parse_cfg_options  # noqa: E402
 from mmseg.utils.errors import UserFileNotFoundError, UserKeyError, run_cli  # noqa: E402
 
 __all__ = ['main', 'parse_args', 'prepare_runs', 'write_config', 'get_git_hash', 'submit_slurm']
@@ -188,11 +188,12 @@ def prepare_runs(args):
     if args.config is not None:
         if not osp.isfile(args.config):
             raise UserFileNotFoundError(f'config file {args.config} not found')
-        loaded = Config.fromfile(args.config)
+        loaded = load_config(args.config)  # a syntax error: one line naming the file and line
         for key in ('name', 'exp'):
             if key not in loaded:
-                raise UserKeyError(f"{args.config} has no '{key}': run_experiments.py names runs "
-                               f"after the config's name and exp keys (docs/REFERENCE.md §7.3)")
+                raise UserKeyError(f"{args.config} has no '{key}': run_experiments.py names "
+                                   f"runs after the config's name and exp keys "
+                                   f"(docs/REFERENCE.md §7.3)")
         exp_name = f"{args.machine}-{loaded['exp']}"
         out_dir = osp.join(args.gen_dir, exp_name)
         unfinished = find_unfinished_run(out_dir, loaded['name'])
