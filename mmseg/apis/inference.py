@@ -12,7 +12,7 @@ from mmcv.runner import CheckpointLoader
 from mmcv.utils import build_from_cfg
 
 from mmseg.core.checkpoint import load_checkpoint_file
-from mmseg.utils.errors import UserRuntimeError
+from mmseg.utils.errors import UserFileNotFoundError, UserRuntimeError, UserTypeError
 from mmseg.datasets import PIPELINES
 from mmseg.models import build_segmentor
 
@@ -110,7 +110,7 @@ def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palet
     if isinstance(config, str):
         config = mmcv.Config.fromfile(config)
     elif not isinstance(config, mmcv.Config):
-        raise TypeError(f'config must be a file path or an mmcv.Config, got {type(config)}')
+        raise UserTypeError(f'config must be a file path or an mmcv.Config, got {type(config)}')
     config.model.pretrained = None
     config.model.train_cfg = None
     test_cfg = None if config.model.get('test_cfg') is not None else config.get('test_cfg')
@@ -138,7 +138,7 @@ class LoadImage:
             results['filename'] = results['ori_filename'] = path
             img = mmcv.imread(path)
             if img is None:
-                raise FileNotFoundError(f'image file {path} not found or unreadable')
+                raise UserFileNotFoundError(f'image file {path} not found or unreadable')
         else:
             results['filename'] = results['ori_filename'] = None
         results['img'] = img
