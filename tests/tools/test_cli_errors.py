@@ -1,13 +1,15 @@
 """Every entry point, run as a user runs it, ends bad input with one line on stderr:
 ``Cannot <verb>: <what is wrong>``, exit status 2, no traceback (mmseg.utils.errors.run_cli).
 
-The commands run side by side (a Python start with torch costs seconds) in one module fixture;
-each case is then checked by its own test.
+Each command line runs in its own process, forked by tests/tools/cli_fork_runner.py after it
+imported torch, mmcv and mmseg once (a fresh Python start with torch costs seconds a command);
+the script runs as ``__main__`` with the command's argv, as ``python script ...`` runs it.
+(tests/tools/test_convert_datasets.py and test_train_test_cli.py start real interpreters too.)
 """
+import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ def _cases(tmp, toy_root):
             ['tools/train.py', TOY_CONFIG, '--cfg-options', README_HOOKS, 'uda.mask_lambda'],
             REPO, 'Cannot train: --cfg-options uda.mask_lambda: expected KEY=VALUE'),
         'train text checkpoint': (
-            ['-m', 'tools.train', str(config), '--work-dir', str(tmp / 'run'), '--load-from',
+            ['tools/train.py', str(config), '--work-dir', str(tmp / 'run'), '--load-from',
              str(notes)],
             REPO, f'Cannot train: {notes} is not a PyTorch checkpoint'),
         'test': (['tools/test.py', str(tmp / 'absent.py'), str(notes), '--eval', 'mIoU'], REPO,
@@ -45,7 +47,7 @@ def _cases(tmp, toy_root):
                       f'Cannot benchmark: config file {tmp / "absent.py"} not found'),
         'demo': (['tools/demo.py', '--work-dir', str(notes)], REPO,
                  f'Cannot run the demo: --work-dir {notes} exists and is not a folder'),
-        'image_demo': (['-m', 'demo.image_demo', str(empty), str(config), str(notes)], REPO,
+        'image_demo': (['demo/image_demo.py', str(empty), str(config), str(notes)], REPO,
                        'Cannot predict: no images (.png'),
         'make_toy_data': (['tools/make_toy_data.py', '--out', str(tmp / 'toy'),
                            '--num-source', '0'], REPO,
@@ -67,24 +69,23 @@ def _cases(tmp, toy_root):
     }
 
 
-def _run(argv, cwd):
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
-    env.pop('MICSEG_TRACEBACK', None)  # tests/utils/test_errors.py checks it
-    return subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=300)
-
-
 @pytest.fixture(scope='module')
 def cli_runs(toy_data_root, tmp_path_factory):
+    """(cases, {name: dict(returncode, stdout, stderr)}) of every case and the small-set run."""
     tmp = tmp_path_factory.mktemp('cli_errors')
     cases = _cases(tmp, toy_data_root)
-    small_set = ['-m', 'tools.train', str(tmp / 'tiny.py'), '--work-dir', str(tmp / 'small'),
-                 '--cfg-options', 'data.samples_per_gpu=7']
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(_run, argv, cwd) for name, (argv, cwd, _) in cases.items()}
-        futures['small training set'] = pool.submit(_run, small_set, REPO)
-        results = {name: future.result() for name, future in futures.items()}
-    return cases, results
+    runs = {name: dict(argv=argv, cwd=str(cwd)) for name, (argv, cwd, _) in cases.items()}
+    runs['small training set'] = dict(
+        argv=['tools/train.py', str(tmp / 'tiny.py'), '--work-dir', str(tmp / 'small'),
+              '--cfg-options', 'data.samples_per_gpu=7'], cwd=str(REPO))
+    (tmp / 'cases.json').write_text(json.dumps(runs))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
+    env.pop('MICSEG_TRACEBACK', None)  # tests/utils/test_errors.py checks it
+    driver = subprocess.run([sys.executable, str(REPO / 'tests/tools/cli_fork_runner.py'),
+                             str(tmp / 'cases.json'), str(tmp / 'results.json')], cwd=REPO,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert driver.returncode == 0, driver.stderr[-5000:]
+    return cases, json.loads((tmp / 'results.json').read_text())
 
 
 CASE_NAMES = ['train --cfg-options', 'train text checkpoint', 'test', 'run_experiments',
@@ -99,10 +100,10 @@ def test_bad_input_ends_in_one_line_with_exit_status_2(cli_runs, name):
     cases, results = cli_runs
     assert sorted(CASE_NAMES) == sorted(cases)
     out = results[name]
-    assert out.returncode == 2, f'{name}: {out.returncode}\n{out.stderr[-3000:]}'
-    assert 'Traceback' not in out.stderr
-    lines = out.stderr.splitlines()
-    assert len(lines) == 1 and out.stderr.endswith('\n'), out.stderr[-3000:]
+    assert out['returncode'] == 2, f"{name}: {out['returncode']}\n{out['stderr'][-3000:]}"
+    assert 'Traceback' not in out['stderr']
+    lines = out['stderr'].splitlines()
+    assert len(lines) == 1 and out['stderr'].endswith('\n'), out['stderr'][-3000:]
     assert lines[0].startswith(cases[name][2]), lines[0]
 
 
@@ -110,7 +111,7 @@ def test_bad_input_ends_in_one_line_with_exit_status_2(cli_runs, name):
 def test_training_set_smaller_than_a_batch_ends_with_one_line_after_the_logs(cli_runs):
     """Found when training starts (the logs are on stderr before it): the last line says it."""
     out = cli_runs[1]['small training set']
-    assert out.returncode == 2 and 'Traceback' not in out.stderr, out.stderr[-3000:]
-    last = out.stderr.splitlines()[-1]
+    assert out['returncode'] == 2 and 'Traceback' not in out['stderr'], out['stderr'][-3000:]
+    last = out['stderr'].splitlines()[-1]
     assert last.startswith('Cannot train: the training set (')
     assert 'has 6 samples, fewer than one batch of data.samples_per_gpu x GPUs = 7' in last
