@@ -34,6 +34,8 @@ from mmcv import Config  # noqa: E402
 
 from experiments import CONFIGS_DIR, EXPERIMENT_IDS, generate_experiment_cfgs  # noqa: E402
 from mmseg.core.run_outcome import EXIT_EVALUATION_FAILED  # noqa: E402
+from mmseg.utils.config_args import load_config, parse_cfg_options  # noqa: E402
+from mmseg.utils.errors import UserFileNotFoundError, UserKeyError, run_cli  # noqa: E402
 
 __all__ = ['main', 'parse_args', 'prepare_runs', 'write_config', 'get_git_hash', 'submit_slurm']
 
@@ -64,9 +66,7 @@ def parse_args(argv=None):
                         help='overrides passed on unchanged to tools/train.py for every run '
                              '(e.g. data.workers_per_gpu=0)')
     args = parser.parse_args(argv)
-    bad = [o for o in args.cfg_options or [] if '=' not in o]
-    if bad:
-        parser.error(f'--cfg-options takes KEY=VALUE pairs, got {bad}')
+    parse_cfg_options(args.cfg_options or [])  # a bad item: one line, before any config
     if args.exp is not None and args.exp not in EXPERIMENT_IDS:
         parser.error(f'unknown experiment id {args.exp}; known ids: '
                      f'{", ".join(str(i) for i in EXPERIMENT_IDS)} (see experiments.py)')
@@ -188,12 +188,13 @@ def prepare_runs(args):
     runs = []
     if args.config is not None:
         if not osp.isfile(args.config):
-            raise FileNotFoundError(f'config file {args.config} not found')
-        loaded = Config.fromfile(args.config)
+            raise UserFileNotFoundError(f'config file {args.config} not found')
+        loaded = load_config(args.config)  # a syntax error: one line naming the file and line
         for key in ('name', 'exp'):
             if key not in loaded:
-                raise KeyError(f"{args.config} has no '{key}': run_experiments.py names runs "
-                               f"after the config's name and exp keys (docs/REFERENCE.md §7.3)")
+                raise UserKeyError(f"{args.config} has no '{key}': run_experiments.py names "
+                                   f"runs after the config's name and exp keys "
+                                   f"(docs/REFERENCE.md §7.3)")
         exp_name = f"{args.machine}-{loaded['exp']}"
         out_dir = osp.join(args.gen_dir, exp_name)
         unfinished = find_unfinished_run(out_dir, loaded['name'])
@@ -236,11 +237,8 @@ def prepare_runs(args):
 
 
 def _parse_cfg_options(options):
-    """KEY=VALUE strings -> dict with mmcv's value parsing (as tools/train.py reads them)."""
-    from mmcv.utils import DictAction
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--options', nargs='+', action=DictAction)
-    return parser.parse_args(['--options'] + list(options)).options if options else None
+    """KEY=VALUE strings -> dict, read as tools/train.py reads them (None for none)."""
+    return parse_cfg_options(options) if options else None
 
 
 def _remove_configs(runs):
@@ -270,11 +268,10 @@ def _exit_if_inputs_missing(runs, cfg_options, train):
         missing += [p for p in find_missing(cfg) if p not in missing]
     if missing:
         _remove_configs(runs)
-        listing = '\n'.join(f'  - {p}' for p in missing)
-        print(f'Cannot train: these data folders / weight files do not exist:\n{listing}\n'
-              f'Download and convert the datasets and put the weights under pretrained/ '
-              f'({train.README_HINT}). The generated configs were removed.', file=sys.stderr)
-        sys.exit(1)
+        raise UserFileNotFoundError(
+            f'these data folders / weight files do not exist: {", ".join(missing)}. Download '
+            f'and convert the datasets and put the weights under pretrained/ '
+            f'({train.README_HINT}). The generated configs were removed.')
 
 
 def _display(path, args):
@@ -349,4 +346,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'train')

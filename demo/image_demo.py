@@ -17,6 +17,8 @@ import cv2  # noqa: E402
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mmseg.utils.errors import UserInputError, run_cli  # noqa: E402
+
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 # Legend layout in pixels: one row per class, a colour swatch and the class name.
 LEGEND_WIDTH = 200
@@ -54,7 +56,7 @@ def list_images(path):
         osp.join(root, name) for root, _, names in os.walk(path) for name in names
         if name.lower().endswith(IMAGE_SUFFIXES))
     if not found:
-        raise ValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) found under {path}')
+        raise UserInputError(f'no images ({", ".join(IMAGE_SUFFIXES)}) found under {path}')
     return found
 
 
@@ -131,7 +133,7 @@ def main(argv=None):
                            disable=len(images) == 1):
         img = mmcv.imread(image)
         if img is None:
-            raise ValueError(f'{image} is not a readable image')
+            raise UserInputError(f'{image} is not a readable image')
         seg = inference_segmentor(model, img)[0]
         mmcv.imwrite(render(model, img, seg, args.opacity), out)
     print(f'{len(outputs)} picture(s) written to {where}', flush=True)
@@ -139,4 +141,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(0 if main() else 1)
+    sys.exit(0 if run_cli(main, 'predict') else 1)

@@ -309,14 +309,21 @@ def test_absolute_gen_dir_is_printed_as_given(tmp_path, monkeypatch, capsys, rep
         assert path.startswith(str(tmp_path)) and f': {path}\n' in out
 
 
-def test_missing_data_stops_before_training_and_removes_the_configs(tmp_path, capsys):
+def test_missing_data_stops_before_training_and_removes_the_configs(tmp_path, capsys,
+                                                                     monkeypatch):
+    from mmseg.utils import run_cli
+    monkeypatch.delenv('MICSEG_TRACEBACK', raising=False)
     gen_dir = tmp_path / 'generated'
     with pytest.raises(SystemExit) as exit_info:
-        run_experiments.main(['--exp', '1', '--gen-dir', str(gen_dir), '--cfg-options',
-                              f'data.train.data_root={tmp_path}/absent_toy_gta'])
-    assert exit_info.value.code == 1
+        run_cli(run_experiments.main, 'train',
+                ['--exp', '1', '--gen-dir', str(gen_dir), '--cfg-options',
+                 f'data.train.data_root={tmp_path}/absent_toy_gta'])
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert f'  - {tmp_path}/absent_toy_gta\n' in err and 'configs were removed' in err
+    assert err.startswith('Cannot train: these data folders / weight files do not exist: ')
+    listed = err.split('do not exist: ')[1].split('. Download')[0].split(', ')
+    assert f'{tmp_path}/absent_toy_gta' in listed and 'configs were removed' in err
+    assert err.count('\n') == 1
     assert not gen_dir.exists() or not any(gen_dir.rglob('*.py'))
 
 

@@ -36,11 +36,12 @@ if __package__ in (None, ''):
 import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename notice)
 import torch  # noqa: E402
 from mmcv.runner import build_optimizer  # noqa: E402
-from mmcv.utils import Config, DictAction  # noqa: E402
 
 from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.utils.torch_compile import parse_compile  # noqa: E402
+from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
 from mmseg.utils.cpu_malloc import check_malloc_reuse_option, configure_cpu_malloc  # noqa: E402
+from mmseg.utils.errors import UserInputError, run_cli  # noqa: E402
 
 __all__ = ['parse_args', 'prepare_config', 'Benchmark', 'summarize', 'main']
 
@@ -269,7 +270,7 @@ def run(benches, iters, warmup, log=print):
 def main(args=None):
     """Run the benchmark as on the command line; returns the results dict."""
     args = parse_args(args)
-    base_cfg = Config.fromfile(args.config)
+    base_cfg = load_config(args.config)
     settings = {'base': args.options or {}}
     if args.compare:
         settings['override'] = {**(args.options or {}), **args.compare}
@@ -277,7 +278,7 @@ def main(args=None):
     for name, options in settings.items():
         cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
         if parse_compile(cfg.get('compile')) is not None and args.warmup < 1:
-            raise SystemExit(f'{name} setting: with compile the first iteration compiles; it '
+            raise UserInputError(f'{name} setting: with compile the first iteration compiles; it '
                              'must be warm-up: use --warmup 1 or more')
         torch.manual_seed(0)
         benches[name] = Benchmark(cfg, args.mode, args.device, args.img_scale)
@@ -299,4 +300,4 @@ def main(args=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'benchmark')

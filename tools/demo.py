@@ -31,6 +31,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from mmseg.utils.errors import UserInputError, run_cli  # noqa: E402
+
 __all__ = ['MIC_CONFIG', 'SOURCE_ONLY_CONFIG', 'REFERENCE_SOURCE_ONLY_MIOU', 'run', 'read',
            'evaluation_tables', 'summary_value', 'class_ious', 'comparison_table',
            'draw_comparison', 'main']
@@ -46,7 +48,8 @@ REFERENCE_SOURCE_ONLY_MIOU = 11.19
 
 def run(cmd, output_file, what):
     """Run ``cmd`` in the repository with its output going to ``output_file``; on failure print
-    the end of that output and exit."""
+    the end of that output and exit (status 1). A step stopped by bad input (exit status 2: its
+    last line is 'Cannot ...') raises UserInputError with that line instead."""
     print(f'{what} ... (output: {output_file})', flush=True)
     os.makedirs(osp.dirname(osp.join(REPO, output_file)) or '.', exist_ok=True)
     env = dict(os.environ)
@@ -55,8 +58,11 @@ def run(cmd, output_file, what):
         status = subprocess.run(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                                 env=env).returncode
     text = read(output_file)
+    lines = text.splitlines()
+    if status == 2 and lines and lines[-1].startswith('Cannot '):
+        raise UserInputError(f'{what} stopped: {lines[-1]} (full output in {output_file})')
     if status != 0:
-        print('\n'.join(text.splitlines()[-40:]), file=sys.stderr)
+        print('\n'.join(lines[-40:]), file=sys.stderr)
         sys.exit(f'{what} failed (exit status {status}); full output in {output_file}')
     return text
 
@@ -182,6 +188,9 @@ def main(argv=None):
                         help='do not train the source-only baseline (about a minute); show the '
                              'recorded reference mIoU instead')
     args = parser.parse_args(argv)
+    for option, folder in (('--work-dir', args.work_dir), ('--data-root', args.data_root)):
+        if osp.exists(osp.join(REPO, folder)) and not osp.isdir(osp.join(REPO, folder)):
+            raise UserInputError(f'{option} {folder} exists and is not a folder: give a folder')
     start = time.time()
     py, work_dir = sys.executable, args.work_dir
     mic_dir, so_dir = osp.join(work_dir, 'mic'), osp.join(work_dir, 'source_only')
@@ -252,4 +261,4 @@ def main(argv=None):
 
 if __name__ == '__main__':
     os.environ.setdefault('OMP_NUM_THREADS', str(os.cpu_count() or 1))
-    main()
+    run_cli(main, 'run the demo')

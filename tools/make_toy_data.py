@@ -30,6 +30,8 @@ from PIL import Image, ImageDraw
 if __package__ in (None, ''):  # run as a script: make ``tools`` importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmseg.utils.errors import UserFileExistsError, UserInputError, run_cli  # noqa: E402
+
 __all__ = ['SceneObject', 'compose_scene', 'rasterize', 'render_image', 'make_scene',
            'generate_toy_data', 'parse_args', 'main']
 
@@ -519,7 +521,7 @@ def _prepare_output(out_root):
     """Clear an earlier toy data set in ``out_root``; refuse to touch data we did not make."""
     existing = [d for d in ('gta', 'cityscapes') if osp.exists(osp.join(out_root, d))]
     if existing and not osp.exists(osp.join(out_root, MARKER_FILE)):
-        raise FileExistsError(
+        raise UserFileExistsError(
             f'{out_root} already holds {", ".join(existing)} not made by make_toy_data.py '
             f'(no {MARKER_FILE}); choose another --out or remove them')
     for d in existing:
@@ -541,9 +543,9 @@ def _check_arguments(num_source, num_target_train, num_target_val, size):
     for name, value in counts.items():
         minimum = 0 if name == 'num_target_val' else 1
         if int(value) != value or value < minimum:
-            raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
+            raise UserInputError(f'{name} must be an integer >= {minimum}, got {value!r}')
     if len(size) != 2 or min(size) < 16:
-        raise ValueError(f'size must be (width, height) with both >= 16, got {size!r}')
+        raise UserInputError(f'size must be (width, height) with both >= 16, got {size!r}')
 
 
 def generate_toy_data(out_root, num_source, num_target_train, num_target_val, size=(256, 128),
@@ -599,14 +601,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        roots = generate_toy_data(args.out, args.num_source, args.num_train, args.num_val,
-                                  size=tuple(args.size), seed=args.seed, convert=args.convert)
-    except (ValueError, FileExistsError) as exc:
-        raise SystemExit(f'error: {exc}') from None
+    roots = generate_toy_data(args.out, args.num_source, args.num_train, args.num_val,
+                              size=tuple(args.size), seed=args.seed, convert=args.convert)
     print(f'toy data written: {roots["gta"]} and {roots["cityscapes"]}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'make the toy data'))

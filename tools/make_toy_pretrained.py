@@ -25,6 +25,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from mmseg.core.checkpoint import load_checkpoint_file  # noqa: E402
+from mmseg.utils.errors import UserInputError, run_cli  # noqa: E402
 
 __all__ = ['PRETRAIN_CONFIG', 'DEFAULT_OUT', 'backbone_state_dict', 'make_toy_pretrained',
            'main']
@@ -36,14 +37,14 @@ DEFAULT_OUT = 'data/toy/mittiny_toygta.pth'
 def backbone_state_dict(checkpoint_path):
     """The ``backbone.*`` weights of a segmentor checkpoint, prefix removed (name -> tensor).
 
-    Raises ValueError when the checkpoint holds no backbone weights.
+    Raises UserInputError (a ValueError) when the checkpoint holds no backbone weights.
     """
     checkpoint = load_checkpoint_file(checkpoint_path)  # the safe (weights-only) load
     state_dict = checkpoint.get('state_dict', checkpoint)
     backbone = {k[len('backbone.'):]: v.clone() for k, v in state_dict.items()
                 if k.startswith('backbone.')}
     if not backbone:
-        raise ValueError(f'{checkpoint_path} holds no backbone.* weights')
+        raise UserInputError(f'{checkpoint_path} holds no backbone.* weights')
     return backbone
 
 
@@ -53,10 +54,12 @@ def make_toy_pretrained(out=DEFAULT_OUT, work_dir='work_dirs/toy_pretrain', forc
 
     Paths are relative to the current folder. Nothing is trained when ``out`` exists and
     ``force`` is false. ``extra_options``: KEY=VALUE overrides for tools/train.py (tests use
-    them to shorten the run). Returns ``out``. Raises RuntimeError when training fails.
+    them to shorten the run). Returns ``out``. Raises UserFileNotFoundError when the toy data
+    are missing, RuntimeError when training fails.
     """
     if osp.exists(out) and not force:
         return out
+    _check_toy_data(extra_options)
     cmd = [sys.executable, '-m', 'tools.train', osp.join(REPO, PRETRAIN_CONFIG),
            '--work-dir', work_dir, '--seed', '0', '--no-validate']
     if extra_options:
@@ -70,6 +73,21 @@ def make_toy_pretrained(out=DEFAULT_OUT, work_dir='work_dirs/toy_pretrain', forc
     os.makedirs(osp.dirname(out) or '.', exist_ok=True)
     torch.save(backbone_state_dict(osp.join(work_dir, 'latest.pth')), out)
     return out
+
+
+def _check_toy_data(extra_options):
+    """The pre-training data must exist (relative to the current folder, as for training)."""
+    from mmcv import Config
+
+    from mmseg.utils.config_args import parse_cfg_options
+    from mmseg.utils.errors import UserFileNotFoundError
+    from tools.train import find_missing_inputs
+    cfg = Config.fromfile(osp.join(REPO, PRETRAIN_CONFIG))
+    cfg.merge_from_dict(parse_cfg_options(extra_options))
+    missing = find_missing_inputs(cfg)
+    if missing:
+        raise UserFileNotFoundError(f'{", ".join(missing)} not found (in {os.getcwd()}): make '
+                                    f'the toy data first, python tools/make_toy_data.py')
 
 
 def parse_args(argv=None):
@@ -96,4 +114,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'make the toy warm start'))

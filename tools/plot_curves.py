@@ -10,11 +10,17 @@ import argparse
 import glob
 import json
 import os.path as osp
+import sys
 
-import matplotlib
+if __package__ in (None, ''):  # run as a script: make ``mmseg`` importable
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import matplotlib  # noqa: E402
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, run_cli  # noqa: E402
 
 __all__ = ['load_log', 'run_label', 'plot_curves', 'main']
 
@@ -23,10 +29,10 @@ def _log_files(path):
     if osp.isdir(path):
         files = sorted(glob.glob(osp.join(path, '*.log.json')))
         if not files:
-            raise FileNotFoundError(f'no *.log.json in {path}')
+            raise UserFileNotFoundError(f'no *.log.json in {path}')
         return files
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: give a run folder or a *.log.json file')
+        raise UserFileNotFoundError(f'{path} not found: give a run folder or a *.log.json file')
     return [path]
 
 
@@ -90,7 +96,7 @@ def plot_curves(paths, out_file, keys=None, title=None):
             plotted.add('mIoU')
     if not plotted:
         plt.close(fig)
-        raise ValueError(f'nothing to plot: no loss or mIoU entries in {list(paths)}')
+        raise UserInputError(f'nothing to plot: no loss or mIoU entries in {list(paths)}')
     ax_loss.set_ylabel('loss')
     ax_loss.legend(fontsize='small')
     ax_loss.grid(alpha=0.3)
@@ -120,4 +126,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'plot')

@@ -34,9 +34,15 @@ import json
 import os
 import os.path as osp
 import re
+import sys
 
-import numpy as np
-from prettytable import PrettyTable
+if __package__ in (None, ''):  # run as a script: make ``mmseg`` importable
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from prettytable import PrettyTable  # noqa: E402
+
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, run_cli  # noqa: E402
 
 __all__ = ['find_runs', 'read_final_val', 'read_progress', 'split_run_name', 'miou16', 'summarize', 'main',
            'CLASSES', 'SYNTHIA_MISSING', 'find_problem']
@@ -50,7 +56,7 @@ SYNTHIA_MISSING = ('terrain', 'truck', 'train')  # train IDs 9, 14, 16
 def find_runs(root):
     """Folders under ``root`` (itself included) that hold at least one `*.log.json`."""
     if not osp.isdir(root):
-        raise FileNotFoundError(f'{root} is not a folder: give the work_dirs folder of the runs')
+        raise UserFileNotFoundError(f'{root} is not a folder: give the work_dirs folder of the runs')
     runs = []
     for folder, _, files in os.walk(root):
         if any(f.endswith('.log.json') for f in files):
@@ -74,7 +80,7 @@ def read_final_val(run_dir):
                 try:
                     entry = json.loads(line)
                 except json.JSONDecodeError as e:
-                    raise ValueError(f'{path}, line {line_no}: not JSON ({e})') from e
+                    raise UserInputError(f'{path}, line {line_no}: not JSON ({e})') from e
                 if entry.get('mode') == 'train':
                     train_iter = entry.get('iter')
                 elif entry.get('mode') == 'val' and 'mIoU' in entry:
@@ -272,7 +278,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runs, experiments = summarize(args.work_dir)
     if not runs:
-        raise SystemExit(f'no run with a *.log.json found under {args.work_dir}')
+        raise UserFileNotFoundError(f'no run with a *.log.json found under {args.work_dir}')
     run_table, exp_table = make_tables(runs, experiments)
     print('Runs (final validation entry)')
     print(run_table)
@@ -297,4 +303,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'summarize')

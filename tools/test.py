@@ -22,7 +22,6 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
-from mmcv.utils import Config, DictAction  # noqa: E402
 
 from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_test,  # noqa: E402
                         wrap_model)
@@ -33,7 +32,8 @@ from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: 
                                                 set_mixed_precision)
 from mmseg.models.utils.torch_compile import parse_compile, set_compile  # noqa: E402
 from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
-from mmseg.utils.errors import UserInputError  # noqa: E402
+from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
+from mmseg.utils.errors import UserInputError, UserKeyError, as_user_error, run_cli  # noqa: E402
 
 __all__ = ['parse_args', 'configure_test', 'check_dataset_for_args', 'classes_and_palette',
            'main']
@@ -118,7 +118,7 @@ def _train_crop_size(cfg):
         for transform in side.get('pipeline', []) or []:
             if transform.get('type') == 'RandomCrop':
                 return tuple(transform['crop_size'])
-    raise KeyError(f'--inference-mode slide needs the training crop size: {cfg.filename} has '
+    raise UserKeyError(f'--inference-mode slide needs the training crop size: {cfg.filename} has '
                    'no data.train.sync_crop_size, crop_size or RandomCrop in data.train')
 
 
@@ -166,7 +166,7 @@ def _build_model(cfg, args):
     set_mixed_precision(model, parse_mixed_precision(cfg.get('mixed_precision')))
     if args.hrda_out:
         if not hasattr(model, 'set_hrda_out'):
-            raise ValueError(f'--hrda-out {args.hrda_out} needs an HRDA segmentor, but the '
+            raise UserInputError(f'--hrda-out {args.hrda_out} needs an HRDA segmentor, but the '
                              f'config builds a {type(model).__name__} (no set_hrda_out)')
         model.set_hrda_out(args.hrda_out)
     checkpoint = load_segmentor_checkpoint(model, args.checkpoint, map_location='cpu',
@@ -179,19 +179,20 @@ def _build_model(cfg, args):
 
 
 def check_dataset_for_args(dataset, args):
-    """Raise before the first image when the test set cannot give what the flags ask."""
+    """Raise UserInputError before the first image when the test set cannot give what the
+    flags ask."""
     if args.eval and getattr(dataset, 'ann_dir', None) is None:
-        raise SystemExit(f'--eval {" ".join(args.eval)}: {type(dataset).__name__} of '
-                         f'{getattr(dataset, "img_dir", "?")} has no labels (no ann_dir; e.g. '
-                         'the test split of ACDC / Dark Zurich): use --format-only')
+        raise UserInputError(f'--eval {" ".join(args.eval)}: {type(dataset).__name__} of '
+                             f'{getattr(dataset, "img_dir", "?")} has no labels (no ann_dir; '
+                             'e.g. the test split of ACDC / Dark Zurich): use --format-only')
     if 'cityscapes' in (args.eval or []):
         if not hasattr(dataset, 'check_cityscapes_evaluation'):
-            raise SystemExit(f"--eval cityscapes needs a CityscapesDataset test set, the config "
-                             f'gives {type(dataset).__name__}')
+            raise UserInputError(f'--eval cityscapes needs a CityscapesDataset test set, the '
+                                 f'config gives {type(dataset).__name__}')
         try:
             dataset.check_cityscapes_evaluation()
         except (FileNotFoundError, ValueError) as error:
-            raise SystemExit(f'--eval cityscapes: {error}') from None
+            raise as_user_error(type(error)(f'--eval cityscapes: {error}')) from None
 
 
 def classes_and_palette(meta, dataset, data_cfg):
@@ -239,15 +240,12 @@ def _report(args, dataset, outputs):
 def main(args=None):
     """Test as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.options is not None:
         cfg.merge_from_dict(args.options)
     # A bad mixed_precision / compile / cpu_malloc_reuse value or inductor without a C++
     # compiler: one line, before any loading.
-    try:
-        check_model_options(cfg)
-    except (ValueError, TypeError, RuntimeError) as error:
-        raise SystemExit(f'Cannot test: {error}') from None
+    check_model_options(cfg)
     cfg = configure_test(cfg, args)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
@@ -288,4 +286,4 @@ def main(args=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'test')

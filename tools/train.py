@@ -22,12 +22,12 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
-from mmcv.utils import Config, DictAction, get_git_hash  # noqa: E402
+from mmcv.utils import get_git_hash  # noqa: E402
 
 from mmseg import __version__  # noqa: E402
 from mmseg.apis import set_random_seed, train_segmentor  # noqa: E402
 from mmseg.apis.checks import check_before_training  # noqa: E402
-from mmseg.core.checkpoint import find_latest_checkpoint  # noqa: E402
+from mmseg.core.checkpoint import check_checkpoint_file, find_latest_checkpoint  # noqa: E402
 from mmseg.core.hooks.preemption_hook import StopSignals  # noqa: E402
 from mmseg.core.run_outcome import RunStopped  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
@@ -35,7 +35,8 @@ from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
                          rank_seed, setup_cpu_malloc)
-from mmseg.utils.errors import UserInputError  # noqa: E402
+from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, run_cli  # noqa: E402
 
 __all__ = ['parse_args', 'find_missing_inputs', 'main']
 
@@ -116,17 +117,19 @@ def find_missing_inputs(cfg):
 
 
 def _exit_if_inputs_missing(cfg):
+    """Raise UserFileNotFoundError listing every missing input (one line), before any work."""
     missing = find_missing_inputs(cfg)
     if missing:
-        listing = '\n'.join(f'  - {p}' for p in missing)
-        print(f'Cannot train: these data folders / weight files do not exist:\n{listing}\n'
-              f'Download and convert the datasets and put the weights under pretrained/ '
-              f'({README_HINT}).', file=sys.stderr)
-        sys.exit(1)
+        raise UserFileNotFoundError(
+            f'these data folders / weight files do not exist: {", ".join(missing)}. Download '
+            f'and convert the datasets and put the weights under pretrained/ ({README_HINT}).')
+    for key in ('load_from', 'resume_from'):  # a text file given as a checkpoint: now, not later
+        if cfg.get(key) and '://' not in cfg.get(key):
+            check_checkpoint_file(cfg.get(key))
 
 
 def _load_config(args):
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     if args.options is not None:
         cfg.merge_from_dict(args.options)
     if args.work_dir is not None:
@@ -205,10 +208,7 @@ def main(args=None):
     args = parse_args(args)
     cfg = _load_config(args)
     refuse_to_overwrite_run(cfg)
-    try:  # a bad mixed_precision / compile / cpu_malloc_reuse: one line, before the work_dir
-        check_model_options(cfg)
-    except (ValueError, TypeError, RuntimeError) as error:
-        raise SystemExit(f'Cannot train: {error}') from None
+    check_model_options(cfg)  # a bad mixed_precision / compile / ...: before the work_dir
     _exit_if_inputs_missing(cfg)
     # Config keys, class and ignore settings against the data, every file (docs/CHECKS.md):
     # an error stops here, before the work_dir is made; warnings go to the log below.
@@ -262,4 +262,4 @@ def main(args=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_cli(main, 'train')

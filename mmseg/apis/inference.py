@@ -12,6 +12,7 @@ from mmcv.runner import CheckpointLoader
 from mmcv.utils import build_from_cfg
 
 from mmseg.core.checkpoint import load_checkpoint_file
+from mmseg.utils.errors import UserFileNotFoundError, UserRuntimeError, UserTypeError
 from mmseg.datasets import PIPELINES
 from mmseg.models import build_segmentor
 
@@ -46,7 +47,8 @@ def revise_state_dict(state_dict, revise_keys=((r'^module\.', ''), )):
 
 
 def _check_fits(model, state_dict, filename):
-    """Raise a RuntimeError naming missing/unexpected/mis-shaped keys if the dict does not fit."""
+    """Raise UserRuntimeError (a RuntimeError) naming the file and the missing / unexpected /
+    mis-shaped keys, in one line, if the state dict does not fit ``model``."""
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
@@ -59,13 +61,13 @@ def _check_fits(model, state_dict, filename):
 
     def listing(title, keys):
         shown = ', '.join(keys[:10]) + (f', ... ({len(keys)} in all)' if len(keys) > 10 else '')
-        return f'\n  {title}: {shown}' if keys else ''
+        return f' {title}: {shown};' if keys else ''
 
-    raise RuntimeError(
+    raise UserRuntimeError(
         f'checkpoint {filename} does not fit the {type(model).__name__} built from the config:'
         + listing('missing keys', missing) + listing('unexpected keys', unexpected)
         + listing('shape mismatches', mis_shaped)
-        + '\n  (is it the checkpoint of a run of this config?)')
+        + ' is it the checkpoint of a run of this config?')
 
 
 def load_segmentor_checkpoint(model, filename, map_location='cpu',
@@ -82,8 +84,8 @@ def load_segmentor_checkpoint(model, filename, map_location='cpu',
     else:
         checkpoint = load_checkpoint_file(filename, map_location=map_location, trust=trust)
     if not isinstance(checkpoint, dict):
-        raise RuntimeError(f'{filename} holds a {type(checkpoint).__name__}, expected a dict '
-                           "with a 'state_dict'")
+        raise UserRuntimeError(f'{filename} holds a {type(checkpoint).__name__}, expected a dict '
+                               "with a 'state_dict'")
     state_dict = checkpoint.get('state_dict', checkpoint)
     state_dict, _ = revise_state_dict(state_dict, revise_keys)
     _check_fits(model, state_dict, filename)
@@ -109,7 +111,7 @@ def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palet
     if isinstance(config, str):
         config = mmcv.Config.fromfile(config)
     elif not isinstance(config, mmcv.Config):
-        raise TypeError(f'config must be a file path or an mmcv.Config, got {type(config)}')
+        raise UserTypeError(f'config must be a file path or an mmcv.Config, got {type(config)}')
     config.model.pretrained = None
     config.model.train_cfg = None
     test_cfg = None if config.model.get('test_cfg') is not None else config.get('test_cfg')
@@ -139,7 +141,7 @@ class LoadImage:
             results['filename'] = results['ori_filename'] = path
             img = mmcv.imread(path)
             if img is None:
-                raise FileNotFoundError(f'image file {path} not found or unreadable')
+                raise UserFileNotFoundError(f'image file {path} not found or unreadable')
         else:
             results['filename'] = results['ori_filename'] = None
         results['img'] = img

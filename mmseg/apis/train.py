@@ -17,6 +17,7 @@ from mmseg.core.run_outcome import EvaluationFailed
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset
 from mmseg.utils import CPUDistributedDataParallel, UDAGradientSync, get_root_logger
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserTypeError
 from .test import multi_gpu_test, single_gpu_test
 
 __all__ = ['set_random_seed', 'wrap_model', 'train_segmentor']
@@ -59,9 +60,9 @@ def _check_fills_a_batch(dataset, batch_size):
                                                        getattr(dataset, 'target', None),
                                                        dataset) if d is not None]
         where = ', '.join(str(p) for p in inner if p) or type(dataset).__name__
-        raise ValueError(f'the training set ({where}) has {len(dataset)} samples, fewer than '
-                         f'one batch of data.samples_per_gpu x GPUs = {batch_size}: add images '
-                         f'or lower data.samples_per_gpu')
+        raise UserInputError(f'the training set ({where}) has {len(dataset)} samples, fewer than '
+                             f'one batch of data.samples_per_gpu x GPUs = {batch_size}: add '
+                             f'images or lower data.samples_per_gpu')
 
 
 def _wrap_distributed(model, cfg):
@@ -136,7 +137,7 @@ def _register_checkpoint_hook(runner, checkpoint_config):
 def _register_custom_hooks(runner, cfg):
     for hook_cfg in cfg.get('custom_hooks', None) or []:
         if not isinstance(hook_cfg, dict):
-            raise TypeError(f'custom_hooks entries must be dicts, got {type(hook_cfg)}')
+            raise UserTypeError(f'custom_hooks entries must be dicts, got {type(hook_cfg)}')
         hook_cfg = dict(hook_cfg)
         priority = hook_cfg.pop('priority', 'NORMAL')
         runner.register_hook(build_from_cfg(hook_cfg, HOOKS), priority=priority)
@@ -152,8 +153,8 @@ def _load_or_resume(runner, cfg):
             runner.logger.info(f'auto-resume: no checkpoint in {cfg.work_dir}, starting anew')
     for key, path in (('resume_from', resume_from), ('load_from', cfg.get('load_from'))):
         if path and '://' not in str(path) and not osp.isfile(path):
-            raise FileNotFoundError(f'{key} checkpoint {path} not found (checkpoints are the '
-                                    f'iter_<N>.pth / latest.pth of a work_dir)')
+            raise UserFileNotFoundError(f'{key} checkpoint {path} not found (checkpoints are '
+                                        f'the iter_<N>.pth / latest.pth of a work_dir)')
     # Without a GPU, load onto the CPU.
     map_location = 'default' if torch.cuda.is_available() else 'cpu'
     if resume_from:

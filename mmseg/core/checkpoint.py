@@ -20,9 +20,12 @@ import zipfile
 import numpy as np
 import torch
 
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError
+
 __all__ = ['SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_checkpoint_file',
-           'save_checkpoint_file', 'update_latest_link', 'find_latest_checkpoint',
-           'get_rng_state', 'set_rng_state', 'rng_state_preserved', 'file_mode']
+           'check_checkpoint_file', 'save_checkpoint_file', 'update_latest_link',
+           'find_latest_checkpoint', 'get_rng_state', 'set_rng_state', 'rng_state_preserved',
+           'file_mode']
 
 CHECKPOINT_HINT = ('checkpoints are written by tools/train.py into the work_dir (iter_<N>.pth, '
                    'latest.pth); released MIC checkpoints: see README, "Datasets and weights"')
@@ -42,7 +45,7 @@ def _numpy_globals():
 SAFE_GLOBALS = _numpy_globals()
 
 
-class UntrustedCheckpointError(pickle.UnpicklingError):
+class UntrustedCheckpointError(UserInputError, pickle.UnpicklingError):
     """A checkpoint holds pickled objects outside the allow-list (loading them can run code)."""
 
 
@@ -57,26 +60,51 @@ def _looks_like_checkpoint(filename):
 def load_checkpoint_file(filename, map_location='cpu', trust=False):
     """Read a checkpoint saved with ``torch.save``; returns what it holds (usually a dict).
 
-    Raises FileNotFoundError (missing file, with where checkpoints come from), ValueError (the
-    file is not a PyTorch checkpoint), UntrustedCheckpointError (it holds objects outside
-    SAFE_GLOBALS and ``trust`` is False).
+    Raises UserInputError: UserFileNotFoundError (missing file, with where checkpoints come
+    from), UserInputError (the file is not a PyTorch checkpoint, or torch cannot read it),
+    UntrustedCheckpointError (it holds objects outside SAFE_GLOBALS and ``trust`` is False).
     """
-    filename = os.fspath(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint {filename} not found ({CHECKPOINT_HINT})')
-    if not _looks_like_checkpoint(filename):
-        raise ValueError(f'{filename} is not a PyTorch checkpoint (neither the zip format of '
-                         f'torch.save nor a pickle): is it the right file?')
+    filename = check_checkpoint_file(filename)
     if trust:
-        return torch.load(filename, map_location=map_location, weights_only=False)
+        return _torch_load(filename, map_location, weights_only=False)
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(filename, map_location=map_location, weights_only=True)
+            return _torch_load(filename, map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise UntrustedCheckpointError(
             f'{filename} holds pickled objects that a safe load refuses (loading them can run '
             f'code). If you trust where the file comes from, pass --trust-checkpoint (or '
             f'trust=True). Details: {str(error).splitlines()[0]}') from None
+
+
+def check_checkpoint_file(filename):
+    """Raise UserInputError unless ``filename`` exists and starts like a checkpoint (the zip
+    format of torch.save or a pickle): a quick check before any work, nothing is loaded.
+    Returns the path as a str."""
+    filename = os.fspath(filename)
+    if not osp.isfile(filename):
+        raise UserFileNotFoundError(f'checkpoint {filename} not found ({CHECKPOINT_HINT})')
+    if not _looks_like_checkpoint(filename):
+        with open(filename, 'rb') as f:
+            damaged_zip = f.read(2) == b'PK'
+        raise UserInputError(
+            f'{filename} is a damaged zip file (truncated, e.g. an incomplete copy?): copy the '
+            'checkpoint again' if damaged_zip else
+            f'{filename} is not a PyTorch checkpoint (neither the zip format of torch.save nor a '
+            f'pickle): is it the right file?')
+    return filename
+
+
+def _torch_load(filename, map_location, weights_only):
+    """torch.load; a file torch cannot read (another zip, a damaged archive or pickle) raises
+    UserInputError naming it."""
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=weights_only)
+    except (RuntimeError, EOFError) as error:
+        if isinstance(error, RuntimeError) and 'out of memory' in str(error):
+            raise
+        raise UserInputError(f'{filename} cannot be read as a PyTorch checkpoint (damaged or '
+                             f'not written by torch.save?): {str(error).splitlines()[0]}') from None
 
 
 def save_checkpoint_file(checkpoint, filepath):

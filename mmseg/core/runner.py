@@ -17,6 +17,8 @@ from mmcv.runner import RUNNERS, IterBasedRunner
 from mmcv.runner.checkpoint import get_state_dict, load_state_dict, weights_to_cpu
 from torch.optim import Optimizer
 
+from mmseg.utils.errors import UserKeyError, UserRuntimeError
+
 from .checkpoint import (load_checkpoint_file, save_checkpoint_file, set_rng_state,
                          update_latest_link, get_rng_state)
 
@@ -88,8 +90,8 @@ class ResumableIterBasedRunner(IterBasedRunner):
             return super().load_checkpoint(filename, map_location, strict, list(revise_keys))
         checkpoint = load_checkpoint_file(filename, map_location, trust=self.trust_checkpoint)
         if not isinstance(checkpoint, dict):
-            raise RuntimeError(f'{filename} holds a {type(checkpoint).__name__}, expected a '
-                               "dict with a 'state_dict'")
+            raise UserRuntimeError(f'{filename} holds a {type(checkpoint).__name__}, expected a '
+                                   "dict with a 'state_dict'")
         state_dict = checkpoint.get('state_dict', checkpoint)
         for pattern, replacement in revise_keys:
             state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
@@ -106,7 +108,7 @@ class ResumableIterBasedRunner(IterBasedRunner):
         checkpoint = self.load_checkpoint(filename, map_location=map_location)
         meta = checkpoint.get('meta') or {}
         if 'iter' not in meta:
-            raise KeyError(f'{filename} has no meta.iter: not a checkpoint of a training run '
+            raise UserKeyError(f'{filename} has no meta.iter: not a checkpoint of a training run '
                            f'(use --load-from to start from its weights)')
         self._epoch, self._iter, self._inner_iter = meta.get('epoch', 0), meta['iter'], meta['iter']
         if 'optimizer' in checkpoint and resume_optimizer:

@@ -7,20 +7,32 @@ import torch
 from mmcv.parallel import collate
 from mmcv.runner import get_dist_info
 from mmcv.utils import Registry, build_from_cfg
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
-from .samplers import ResumableRandomSampler
+from .samplers import DistributedSampler, ResumableRandomSampler
 
 DATASETS = Registry('dataset')
 PIPELINES = Registry('pipeline')
 
 
 def build_dataset(cfg, default_args=None):
-    """Build a dataset; a list of configs (or of ann/img dirs) becomes a ConcatDataset."""
+    """Build a dataset; a list of configs (or of ann/img dirs) becomes a ConcatDataset.
+
+    An unknown or missing ``type`` or a key the dataset does not take raises UserInputError
+    (also a KeyError / TypeError) naming it.
+    """
     from torch.utils.data import ConcatDataset
+
+    from mmseg.utils.config_args import config_build_error
     if isinstance(cfg, (list, tuple)):
         return ConcatDataset([build_dataset(c, default_args) for c in cfg])
-    return build_from_cfg(cfg, DATASETS, default_args)
+    try:
+        return build_from_cfg(cfg, DATASETS, default_args)
+    except (KeyError, TypeError) as error:
+        user_error = config_build_error(error, 'dataset config')
+        if user_error is None:
+            raise
+        raise user_error from None
 
 
 def _seed_worker(worker_id, num_workers, rank, seed):
@@ -33,7 +45,12 @@ def _seed_worker(worker_id, num_workers, rank, seed):
 def build_dataloader(dataset, samples_per_gpu, workers_per_gpu, num_gpus=1, dist=True,
                      shuffle=True, seed=None, drop_last=False, pin_memory=True,
                      persistent_workers=True, **kwargs):
-    """A DataLoader that collates mmcv DataContainers; per-GPU batch in dist mode."""
+    """A DataLoader that collates mmcv DataContainers; per-GPU batch in dist mode.
+
+    ``dist=True`` (the default, as in mmseg 0.x) samples with a DistributedSampler (a subclass of
+    torch's) of the ``shuffle`` asked for, also on one process without a process group (rank and
+    world size from mmcv's get_dist_info: 0 and 1).
+    """
     rank, world_size = get_dist_info()
     if dist:
         # One permutation per epoch shared by all ranks (seeded by the run seed), split into

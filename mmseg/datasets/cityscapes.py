@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from mmseg.core.evaluation.class_names import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError
 from .builder import DATASETS
 from .custom import CustomDataset
 
@@ -56,8 +57,8 @@ class CityscapesDataset(CustomDataset):
         if crop_pseudo_margins is not None:
             if len(crop_pseudo_margins) != 4 or any(int(m) != m or m < 0
                                                     for m in crop_pseudo_margins):
-                raise ValueError('crop_pseudo_margins must be 4 non-negative integers '
-                                 f'[top, bottom, left, right], got {crop_pseudo_margins}')
+                raise UserInputError('crop_pseudo_margins must be 4 non-negative integers '
+                                     f'[top, bottom, left, right], got {crop_pseudo_margins}')
         self.pseudo_margins = crop_pseudo_margins
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
@@ -68,7 +69,7 @@ class CityscapesDataset(CustomDataset):
             with Image.open(path) as img:
                 width, height = img.size
         except FileNotFoundError as error:
-            raise FileNotFoundError(f'image file not found: {path}') from error
+            raise UserFileNotFoundError(f'image file not found: {path}') from error
         return height, width
 
     def pre_pipeline(self, results):
@@ -96,8 +97,7 @@ class CityscapesDataset(CustomDataset):
 
     def label_id_files(self):
         """The ``*_gtFine_labelIds.png`` file of every image (what the official evaluator reads)."""
-        if self.ann_dir is None:
-            raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
+        self._check_has_labels()
         suffix = self.seg_map_suffix.replace('labelTrainIds', 'labelIds')
         return [osp.join(self.ann_dir, info['ann']['seg_map'][:-len(self.seg_map_suffix)] + suffix)
                 for info in self.img_infos]
@@ -107,7 +107,7 @@ class CityscapesDataset(CustomDataset):
         label-ID files of cityscapesscripts' evaluator are missing (names the first one)."""
         missing = [path for path in self.label_id_files() if not osp.isfile(path)]
         if missing:
-            raise FileNotFoundError(
+            raise UserFileNotFoundError(
                 f"metric 'cityscapes' needs the label-ID files *_gtFine_labelIds.png beside the "
                 f'train-ID labels; {len(missing)} missing, e.g. {missing[0]}')
 

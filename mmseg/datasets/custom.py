@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from mmseg.core.evaluation.metrics import (SUPPORTED_METRICS, intersect_and_union,
                                            total_area_to_metrics)
-from mmseg.utils.errors import UserInputError
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserTypeError
 from .builder import DATASETS
 from .integrity import check_files, suffix_hint
 from .pipelines import Compose
@@ -75,7 +75,7 @@ class CustomDataset(Dataset):
 
     def _check_exists(self, path, is_file=False):
         if not (osp.isfile(path) if is_file else osp.isdir(path)):
-            raise FileNotFoundError(self._missing_message(path))
+            raise UserFileNotFoundError(self._missing_message(path))
 
     def load_annotations(self, img_dir, img_suffix, ann_dir, seg_map_suffix, split):
         """List of dict(filename=<relative to img_dir>, ann=dict(seg_map=<relative to ann_dir>)).
@@ -96,8 +96,9 @@ class CustomDataset(Dataset):
                 if hint is not None:  # a folder of images with another suffix
                     raise UserInputError(f'no *{img_suffix} images under '
                                          f'{osp.abspath(img_dir)}: {hint}')
-                raise FileNotFoundError(f'no *{img_suffix} images under {osp.abspath(img_dir)}: '
-                                        + self._missing_message(img_dir).split(': ', 1)[1])
+                raise UserFileNotFoundError(
+                    f'no *{img_suffix} images under {osp.abspath(img_dir)}: '
+                    + self._missing_message(img_dir).split(': ', 1)[1])
             names = [(f, f[:-len(img_suffix)]) for f in files]
         img_infos = []
         for filename, stem in names:
@@ -110,15 +111,26 @@ class CustomDataset(Dataset):
 
     # ----------------------------------------------------------------------------- classes
     def get_classes_and_palette(self, classes=None, palette=None):
-        """Class names and palette; a subset of CLASSES sets label_map (removed → ignore)."""
+        """Class names and palette; a subset of CLASSES sets label_map (removed → ignore).
+
+        As in mmseg 0.x the names keep their type: a list stays a list, a tuple a tuple, a file
+        of names gives a list. Raises UserTypeError for another type of ``classes``,
+        UserInputError for names that are not in CLASSES.
+        """
         if classes is None:
             return self.CLASSES, palette if palette is not None else self.PALETTE
-        names = mmcv.list_from_file(classes) if isinstance(classes, str) else list(classes)
+        if isinstance(classes, str):
+            names = mmcv.list_from_file(classes)
+        elif isinstance(classes, (list, tuple)):
+            names = classes
+        else:
+            raise UserTypeError(f'classes must be a list or tuple of names or a file of names, '
+                                f'got {type(classes).__name__}')
         if self.CLASSES is not None and tuple(names) != tuple(self.CLASSES):
             unknown = [c for c in names if c not in self.CLASSES]
             if unknown:
-                raise ValueError(f'classes {unknown} are not classes of {type(self).__name__} '
-                                 f'({list(self.CLASSES)})')
+                raise UserInputError(f'classes {unknown} are not classes of '
+                                     f'{type(self).__name__} ({list(self.CLASSES)})')
             self.label_map = {old: (names.index(c) if c in names else self.ignore_index)
                               for old, c in enumerate(self.CLASSES)}
         if palette is None:
@@ -126,7 +138,7 @@ class CustomDataset(Dataset):
                 palette = [self.PALETTE[list(self.CLASSES).index(c)] for c in names]
             else:
                 palette = np.random.RandomState(42).randint(0, 255, size=(len(names), 3)).tolist()
-        return tuple(names), palette
+        return names, palette
 
     # ----------------------------------------------------------------------------- items
     def __len__(self):
@@ -224,20 +236,25 @@ class CustomDataset(Dataset):
         """The label maps of all images in dataset order, as stored (mmseg 0.x): no label_map
         or reduce_zero_label applied (mmseg's eval_metrics takes those as arguments). With
         ``efficient_test`` the file paths instead of the arrays."""
-        if self.ann_dir is None:
-            raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
+        self._check_has_labels()
         return [self.label_path(idx) if efficient_test else load_label_map(self.label_path(idx))
                 for idx in range(len(self))]
 
     def get_gt_seg_map_by_idx(self, idx):
         """The label map of image idx as evaluated (label_map and reduce_zero_label applied)."""
-        if self.ann_dir is None:
-            raise ValueError(f'{type(self).__name__} has no ann_dir: no labels to evaluate against')
+        self._check_has_labels()
         label = load_label_map(self.label_path(idx))
         label = apply_label_map(label, self.label_map)
         label = reduce_zero(label) if self.reduce_zero_label else label
         self.check_label_values(label, idx)
         return label
+
+    def _check_has_labels(self):
+        if self.ann_dir is None:
+            raise UserInputError(
+                f'{type(self).__name__} of {self.img_dir} has no ann_dir: no labels to evaluate '
+                'against; give ann_dir, or write the predictions with format_results '
+                '(tools/test.py --format-only)')
 
     # ----------------------------------------------------------------------------- evaluation
     def evaluate(self, results, metric='mIoU', logger=None, class_subsets=None, nan_to_num=None,
@@ -249,6 +266,7 @@ class CustomDataset(Dataset):
         IoU over each subset under that name (e.g. mIoU16). Other kwargs (efficient_test) are
         accepted for mmseg compatibility and unused.
         """
+        self._check_has_labels()
         metrics = [metric] if isinstance(metric, str) else list(metric)
         unknown = [m for m in metrics if m not in SUPPORTED_METRICS]
         if unknown:

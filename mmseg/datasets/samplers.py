@@ -1,8 +1,24 @@
-"""A shuffling sampler whose position survives a checkpoint (exact resume, docs/ARCHITECTURE.md)."""
+"""A shuffling sampler whose position survives a checkpoint (exact resume, docs/ARCHITECTURE.md),
+and the DistributedSampler of mmseg 0.x."""
 import torch
+from mmcv.runner import get_dist_info
+from torch.utils.data import DistributedSampler as _TorchDistributedSampler
 from torch.utils.data import Sampler
 
-__all__ = ['ResumableRandomSampler']
+__all__ = ['ResumableRandomSampler', 'DistributedSampler']
+
+
+class DistributedSampler(_TorchDistributedSampler):
+    """torch's DistributedSampler whose ``num_replicas`` / ``rank`` default to mmcv's
+    ``get_dist_info()`` (world size 1, rank 0 without a process group), as in mmseg 0.x: usable
+    on one process. ``seed`` (default 0) seeds the per-epoch permutation shared by all ranks.
+    """
+
+    def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0):
+        dist_rank, dist_world_size = get_dist_info()
+        super().__init__(dataset, num_replicas=dist_world_size if num_replicas is None
+                         else num_replicas, rank=dist_rank if rank is None else rank,
+                         shuffle=shuffle, seed=0 if seed is None else seed)
 
 
 class ResumableRandomSampler(Sampler):

@@ -8,6 +8,7 @@ import torch
 from mmcv.parallel import DataContainer as DC
 from mmcv.utils import print_log
 
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserKeyError
 from .builder import DATASETS, build_dataset
 from .pipelines.transforms import random_crop_bbox
 
@@ -17,7 +18,7 @@ __all__ = ['UDADataset', 'get_rcs_class_probs']
 def _load_stats_json(data_root, name):
     path = osp.join(data_root, name)
     if not osp.isfile(path):
-        raise FileNotFoundError(
+        raise UserFileNotFoundError(
             f'{osp.abspath(path)} not found: rare class sampling needs the statistics written by '
             f'tools/convert_datasets (see README, Datasets)')
     with open(path) as f:
@@ -36,7 +37,7 @@ def get_rcs_class_probs(data_root, temperature):
             if key != 'file':
                 pixels[int(key)] = pixels.get(int(key), 0) + count
     if not pixels:
-        raise ValueError(
+        raise UserInputError(
             f'{osp.abspath(osp.join(data_root, "sample_class_stats.json"))} holds no class pixel '
             f'counts: every converted label is all ignore (255), e.g. because the converter did '
             f'not read the class IDs. Check the labels and regenerate the statistics with '
@@ -65,36 +66,38 @@ class UDADataset:
         cfg = dict(cfg or {}, **kwargs)
         unknown = sorted(set(cfg) - set(self.CONFIG_KEYS))
         if unknown:
-            raise KeyError(f'UDADataset (data.train) got unknown keys {unknown}; expected some '
-                           f'of {list(self.CONFIG_KEYS)}')
+            raise UserKeyError(f'UDADataset (data.train) got unknown keys {unknown}; expected some '
+                               f'of {list(self.CONFIG_KEYS)}')
         source_cfg = source if isinstance(source, dict) else cfg.get('source', {})
         self.source = build_dataset(source) if isinstance(source, dict) else source
         self.target = build_dataset(target) if isinstance(target, dict) else target
         self.CLASSES = self.target.CLASSES
         self.PALETTE = self.target.PALETTE
         self.ignore_index = self.target.ignore_index
-        if self.source.CLASSES != self.target.CLASSES:
-            raise ValueError(f'source classes {self.source.CLASSES} differ from target classes '
-                             f'{self.target.CLASSES}')
+        # Names as a list or a tuple (mmseg 0.x keeps the type given): compared as tuples.
+        if tuple(self.source.CLASSES or ()) != tuple(self.target.CLASSES or ()):
+            raise UserInputError(f'source classes {self.source.CLASSES} differ from target classes '
+                                 f'{self.target.CLASSES}')
         self.sync_crop_size = cfg.get('sync_crop_size')
         rcs_cfg = cfg.get('rare_class_sampling')
         self.rcs_enabled = rcs_cfg is not None
         if self.rcs_enabled:
             data_root = source_cfg.get('data_root') or getattr(self.source, 'data_root', None)
             if data_root is None:
-                raise ValueError('rare_class_sampling needs the source data_root (where '
-                                 'sample_class_stats.json and samples_with_class.json are)')
+                raise UserInputError('rare_class_sampling needs the source data_root (where '
+                                     'sample_class_stats.json and samples_with_class.json are)')
             self._init_rcs(rcs_cfg, data_root)
 
     def _init_rcs(self, rcs_cfg, data_root):
         missing = [k for k in self.RCS_KEYS if k not in rcs_cfg]
         unknown = sorted(set(rcs_cfg) - set(self.RCS_KEYS))
         if unknown:
-            raise KeyError(f'rare_class_sampling got unknown keys {unknown}; expected '
-                           f'{list(self.RCS_KEYS)}')
+            raise UserKeyError(f'rare_class_sampling got unknown keys {unknown}; expected '
+                               f'{list(self.RCS_KEYS)}')
         if missing:
-            raise KeyError(f'rare_class_sampling lacks {missing}; expected dict(min_pixels=..., '
-                           f'class_temp=..., min_crop_ratio=...) (docs/REFERENCE.md §3.6)')
+            raise UserKeyError(f'rare_class_sampling lacks {missing}; expected '
+                               f'dict(min_pixels=..., class_temp=..., min_crop_ratio=...) '
+                               f'(docs/REFERENCE.md §3.6)')
         self.rcs_class_temp = rcs_cfg['class_temp']
         self.rcs_min_crop_ratio = rcs_cfg['min_crop_ratio']
         self.rcs_min_pixels = rcs_cfg['min_pixels']
@@ -115,7 +118,7 @@ class UDADataset:
                           f'{unknown[0]}); they are skipped', logger='mmseg', level=WARNING)
                 names = [n for n in names if n in self.file_to_idx]
             if not names:
-                raise ValueError(self._no_candidates_message(c, samples.get(c), data_root))
+                raise UserInputError(self._no_candidates_message(c, samples.get(c), data_root))
             self.samples_with_class[c] = names
 
     def _no_candidates_message(self, c, entries, data_root):

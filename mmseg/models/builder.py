@@ -40,7 +40,14 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
         'train_cfg given both in the model config and as an argument'
     assert cfg.get('test_cfg') is None or test_cfg is None, \
         'test_cfg given both in the model config and as an argument'
-    return SEGMENTORS.build(cfg, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+    from mmseg.utils.config_args import config_build_error
+    try:
+        return SEGMENTORS.build(cfg, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+    except (KeyError, TypeError) as error:  # a misspelt type or key: one line, named
+        user_error = config_build_error(error, 'model')
+        if user_error is None:
+            raise
+        raise user_error from None
 
 
 def check_model_options(cfg):
@@ -48,15 +55,19 @@ def check_model_options(cfg):
     ``mixed_precision``, ``compile`` (with inductor's C++ compiler) and ``cpu_malloc_reuse``.
 
     tools/train.py and tools/test.py call it before anything is written or loaded.
-    Raises ValueError / TypeError naming the key and what it takes, RuntimeError for inductor
-    without a C++ compiler.
+    Raises UserInputError naming the key and what it takes (also a TypeError for a value of
+    the wrong type, a RuntimeError for inductor without a C++ compiler).
     """
     from mmseg.utils.cpu_malloc import check_malloc_reuse_option
+    from mmseg.utils.errors import as_user_error
     from .utils.mixed_precision import parse_mixed_precision
     from .utils.torch_compile import check_compile_backend, parse_compile
-    parse_mixed_precision(cfg.get('mixed_precision'))
-    check_compile_backend(parse_compile(cfg.get('compile')))
-    check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
+    try:
+        parse_mixed_precision(cfg.get('mixed_precision'))
+        check_compile_backend(parse_compile(cfg.get('compile')))
+        check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
+    except (ValueError, TypeError, RuntimeError) as error:
+        raise as_user_error(error) from None
 
 
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
@@ -72,12 +83,19 @@ def build_train_model(cfg, train_cfg=None, test_cfg=None):
     dtype = parse_mixed_precision(cfg.get('mixed_precision'))
     compile_kwargs = parse_compile(cfg.get('compile'))
     check_compile_backend(compile_kwargs)
-    if 'uda' in cfg:
-        cfg.uda['model'] = cfg.model
-        cfg.uda['max_iters'] = cfg.runner.max_iters
-        model = UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
-    else:
-        model = build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
+    from mmseg.utils.config_args import config_build_error
+    try:
+        if 'uda' in cfg:
+            cfg.uda['model'] = cfg.model
+            cfg.uda['max_iters'] = cfg.runner.max_iters
+            model = UDA.build(cfg.uda, default_args=dict(train_cfg=train_cfg, test_cfg=test_cfg))
+        else:
+            model = build_segmentor(cfg.model, train_cfg=train_cfg, test_cfg=test_cfg)
+    except (KeyError, TypeError) as error:  # a misspelt type or key: one line, named
+        user_error = config_build_error(error, 'uda' if 'uda' in cfg else 'model')
+        if user_error is None:
+            raise
+        raise user_error from None
     # ``mixed_precision = dict(dtype='bfloat16')``: autocast in every segmentor's passes.
     set_mixed_precision(model, dtype)
     # ``compile = True`` / dict(...): the student's backbone, neck and decode head, in place (the

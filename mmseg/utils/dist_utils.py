@@ -16,6 +16,8 @@ from mmcv.runner import get_dist_info
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from .errors import UserInputError, UserRuntimeError
+
 __all__ = ['init_dist', 'finish_dist', 'get_dist_info', 'default_backend', 'rank_seed',
            'broadcast_module_state', 'UDAGradientSync', 'CPUDistributedDataParallel']
 
@@ -31,8 +33,8 @@ def _require_env(names, launcher):
     missing = [n for n in names if n not in os.environ]
     if missing:
         how = 'tools/dist_train.sh (torchrun)' if launcher == 'pytorch' else 'srun in a Slurm job'
-        raise RuntimeError(f'--launcher {launcher} needs the environment variables {missing}, '
-                           f'which {how} sets; start the command that way')
+        raise UserRuntimeError(f'--launcher {launcher} needs the environment variables '
+                               f'{missing}, which {how} sets; start the command that way')
 
 
 def _slurm_env(port):
@@ -63,7 +65,7 @@ def init_dist(launcher, backend=None, port=None, **kwargs):
     RuntimeError when the launcher's environment variables are missing.
     """
     if launcher not in LAUNCHERS:
-        raise ValueError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
+        raise UserInputError(f'launcher must be one of {LAUNCHERS}, got {launcher!r}')
     if launcher == 'slurm':
         _slurm_env(port)
     _require_env(['RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'], launcher)

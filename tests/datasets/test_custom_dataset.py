@@ -160,3 +160,61 @@ def test_mmseg_0x_get_gt_seg_maps_and_load_annotations_override(tmp_path):
     assert len(listed) == 1
     with pytest.raises(FileNotFoundError, match='nowhere'):
         CustomDataset(pipeline=[], img_dir=str(tmp_path / 'nowhere'))
+
+
+# ----------------------------------------------------------------------------- mmseg 0.x
+@pytest.mark.parametrize('classes,expected', [
+    (['sky', 'road'], ['sky', 'road']),  # a list stays a list (mmseg 0.x)
+    (('sky', 'road'), ('sky', 'road')),
+])
+def test_classes_keep_the_type_given(tiny_data, classes, expected):
+    dataset = _val(tiny_data, classes=classes)
+    assert dataset.CLASSES == expected and type(dataset.CLASSES) is type(expected)
+    assert dataset.PALETTE == [[70, 130, 180], [128, 64, 128]]
+
+
+def test_classes_from_a_file_are_a_list_and_other_types_are_refused(tiny_data, tmp_path):
+    from mmseg.utils import UserInputError
+    names = tmp_path / 'classes.txt'
+    names.write_text('road\ncar\n')
+    assert _val(tiny_data, classes=str(names)).CLASSES == ['road', 'car']
+    with pytest.raises(TypeError, match='classes must be a list or tuple of names or a file'):
+        _val(tiny_data, classes={'road': 0})
+    with pytest.raises(UserInputError, match="classes \\['lorry'\\] are not classes"):
+        _val(tiny_data, classes=['road', 'lorry'])
+
+
+def test_uda_dataset_accepts_the_same_classes_as_list_and_tuple(tiny_data):
+    from mmseg.datasets import UDADataset
+    names = ['road', 'sidewalk']
+    source = GTADataset(data_root=str(tiny_data.gta), img_dir='images', ann_dir='labels',
+                        pipeline=train_pipeline(), classes=names)
+    target = CityscapesDataset(data_root=str(tiny_data.cityscapes),
+                               img_dir='leftImg8bit/train', ann_dir='gtFine/train',
+                               pipeline=train_pipeline(), classes=tuple(names))
+    assert list(UDADataset(source, target, dict()).CLASSES) == names
+
+
+@pytest.mark.parametrize('test_mode', [False, True])
+def test_images_only_dataset_loads_and_evaluate_says_it_has_no_labels(tiny_data, test_mode):
+    from mmseg.datasets import CustomDataset
+    from mmseg.utils import UserInputError
+    img_dir = str(tiny_data.cityscapes / 'leftImg8bit' / 'val')
+    dataset = CustomDataset(pipeline=eval_pipeline(), img_dir=img_dir, img_suffix='.png',
+                            test_mode=test_mode)
+    assert [info['filename'] for info in dataset.img_infos] == [
+        'frankfurt/frankfurt_000000_000294_leftImg8bit.png',
+        'lindau/lindau_000000_000019_leftImg8bit.png']
+    item = dataset[1]
+    assert tuple(item['img'][0].shape) == (3, 64, 128)
+    assert item['img_metas'][0].data['ori_filename'] == dataset.img_infos[1]['filename']
+    prediction = np.zeros((32, 64), dtype=np.int64)
+    with pytest.raises(UserInputError) as info:
+        dataset.evaluate([prediction, prediction])
+    message = str(info.value)
+    assert message.startswith(f'CustomDataset of {img_dir} has no ann_dir: no labels')
+    assert '--format-only' in message and '\n' not in message
+    labelled_class = CityscapesDataset(data_root=str(tiny_data.cityscapes),
+                                       img_dir='leftImg8bit/val', pipeline=eval_pipeline())
+    with pytest.raises(UserInputError, match='CityscapesDataset of .* has no ann_dir'):
+        labelled_class.evaluate([prediction, prediction])

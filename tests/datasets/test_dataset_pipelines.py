@@ -263,9 +263,18 @@ def test_multi_scale_flip_aug_ratios():
     out = aug(dict(img=label_image(LABEL), seg_fields=[]))
     assert [tuple(t.shape) for t in out['img']] == [(3, 16, 32), (3, 32, 64)]
     assert out['scale'] == [(32, 16), (64, 32)]
-    with pytest.raises(ValueError, match='RandomFlip'):
-        MultiScaleFlipAug(transforms=[], img_scale=(64, 32), flip=True)
     assert mmcv.is_list_of(out['flip'], bool)
+
+
+def test_multi_scale_flip_aug_without_random_flip_warns_and_yields_the_flags():
+    # mmseg 0.x: the flip flags are produced, the images are not flipped (nothing flips them).
+    with pytest.warns(UserWarning, match='flip has no effect when RandomFlip is not in'):
+        aug = MultiScaleFlipAug(transforms=[dict(type='ImageToTensor', keys=['img'])],
+                                img_scale=(64, 32), flip=True)
+    out = aug(dict(img=label_image(LABEL), seg_fields=[]))
+    assert out['flip'] == [False, True]
+    assert out['flip_direction'] == ['horizontal', 'horizontal']
+    assert torch.equal(out['img'][0], out['img'][1])
 
 
 def test_scales_given_as_lists_after_a_config_round_trip():

@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmcv.utils import Config
 
+from mmseg.utils import UserInputError
 from tools import benchmark
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,7 +108,7 @@ def test_compare_compile_reports_the_compiling_first_iteration(capsys):
 
 
 def test_compile_needs_a_warm_up_iteration():
-    with pytest.raises(SystemExit, match='with compile the first iteration compiles'):
+    with pytest.raises(UserInputError, match='with compile the first iteration compiles'):
         benchmark.main([TOY_MIC, '--crop', '64', '--iters', '1', '--warmup', '0',
                         '--compare', 'compile=True'])
 

@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from tools.convert_datasets import cityscapes, gta, synthia
-from tools.convert_datasets.common import map_to_train_ids, save_class_stats
+from mmseg.utils import UserInputError
+from tools.convert_datasets.common import (ConversionError, map_to_train_ids,
+                                           save_class_stats)
 
 # docs/REFERENCE.md §1.1, written out again here so that the tests do not read the converters' own tables.
 SPEC_GTA = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
@@ -116,16 +118,18 @@ def test_gta_converter_out_dir_and_parallel(tmp_path):
 @pytest.mark.parametrize('module, folder', [(gta, 'labels'), (synthia, 'LABELS'),
                                             (cityscapes, 'gtFine')])
 def test_missing_folder_is_a_clear_error(tmp_path, module, folder):
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(ConversionError) as info:
         module.main([str(tmp_path / 'nowhere')])
-    message = str(info.value.code)
-    assert message.startswith('error:') and folder in message and 'nowhere' in message
+    message = str(info.value)
+    assert isinstance(info.value, UserInputError)  # 'Cannot convert: ...', exit status 2
+    assert message.startswith(str(tmp_path / 'nowhere'))
+    assert folder in message and 'not found' in message
 
 
 def test_gta_rejects_rgb_label(tmp_path):
     os.makedirs(tmp_path / 'labels')
     Image.new('RGB', (8, 8)).save(tmp_path / 'labels' / '00001.png')
-    with pytest.raises(SystemExit, match='00001.png.*single-channel'):
+    with pytest.raises(ConversionError, match='00001.png.*single-channel'):
         gta.main([str(tmp_path)])
 
 
@@ -213,7 +217,7 @@ def test_cityscapes_unknown_label_names_the_file(tmp_path):
     json.dump(dict(imgWidth=8, imgHeight=8, objects=[dict(label='dragon', polygon=[[0, 0], [4, 0],
                                                                                   [4, 4]])]),
               open(folder / 'x_000000_000000_gtFine_polygons.json', 'w'))
-    with pytest.raises(SystemExit, match=r"x_000000_000000_gtFine_polygons.json.*dragon"):
+    with pytest.raises(ConversionError, match=r"x_000000_000000_gtFine_polygons.json.*dragon"):
         cityscapes.main([str(tmp_path), '--nproc', '1'])
 
 
@@ -237,6 +241,6 @@ def test_converters_as_commands(tmp_path, repo_root):
     run = subprocess.run([sys.executable, 'tools/convert_datasets/synthia.py',
                           str(tmp_path / 'missing')], cwd=repo_root, capture_output=True,
                          text=True, timeout=120)
-    assert run.returncode != 0
-    assert 'Traceback' not in run.stderr
+    assert run.returncode == 2
+    assert 'Traceback' not in run.stderr and run.stderr.startswith('Cannot convert: ')
     assert os.path.join('missing', 'GT', 'LABELS') in run.stderr

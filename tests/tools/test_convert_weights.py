@@ -43,15 +43,23 @@ def test_converts_a_saved_hf_model_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_model_check_lists_keys_and_writes_nothing(tmp_path, capsys):
+def test_model_check_lists_keys_and_writes_nothing(tmp_path, capsys, monkeypatch):
     # The tool's main in this process (the command line itself is run by the test above).
+    from mmseg.utils import UserInputError, run_cli
     from tools.convert_weights.dinov2_hf2timm import main
+    monkeypatch.delenv('MICSEG_TRACEBACK', raising=False)
     torch.manual_seed(0)
     transformers.Dinov2Model(transformers.Dinov2Config(**SMALL)).save_pretrained(tmp_path / 'm')
-    assert main([str(tmp_path / 'm'), str(tmp_path / 'x.pth'),
-                 '--model-name', 'vit_small_patch14_dinov2']) == 1
+    argv = [str(tmp_path / 'm'), str(tmp_path / 'x.pth'), '--model-name', 'vit_small_patch14_dinov2']
+    with pytest.raises(UserInputError):
+        main(argv)
+    capsys.readouterr()  # the progress bar of save_pretrained
+    with pytest.raises(SystemExit) as info:
+        run_cli(main, 'convert', argv)
+    assert info.value.code == 2
     err = capsys.readouterr().err
+    assert err.startswith('Cannot convert: ') and err.count('\n') == 1
     assert 'shape mismatches' in err and 'missing keys: blocks.10' in err
     assert not (tmp_path / 'x.pth').exists()
-    assert main([str(tmp_path / 'empty_folder_missing'), str(tmp_path / 'x.pth')]) == 1
-    assert 'not found' in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match='empty_folder_missing not found'):
+        main([str(tmp_path / 'empty_folder_missing'), str(tmp_path / 'x.pth')])

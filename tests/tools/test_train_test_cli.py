@@ -47,20 +47,28 @@ def test_find_missing_inputs_names_every_absent_root_and_weight(tmp_path):
     assert find_missing_inputs(cfg) == []
 
 
-def test_train_main_exits_with_one_message_when_data_is_missing(tmp_path, capsys):
+def test_train_main_exits_with_one_message_when_data_is_missing(tmp_path, capsys,
+                                                                monkeypatch):
+    from mmseg.utils import run_cli
+    from mmseg.utils.errors import UserFileNotFoundError
     from tools.train import main
+    monkeypatch.delenv('MICSEG_TRACEBACK', raising=False)
     cfg = _uda_config(tmp_path, tmp_path / 'no_gta', tmp_path / 'no_cs', tmp_path / 'no_cs',
                       'pretrained/absent_b5.pth')
     cfg.dump(str(tmp_path / 'missing.py'))
+    argv = [str(tmp_path / 'missing.py'), '--work-dir', str(tmp_path / 'run'),
+            '--load-from', str(tmp_path / 'absent_ckpt.pth')]
+    with pytest.raises(UserFileNotFoundError):  # for Python callers
+        main(argv)
     with pytest.raises(SystemExit) as exit_info:
-        main([str(tmp_path / 'missing.py'), '--work-dir', str(tmp_path / 'run'),
-              '--load-from', str(tmp_path / 'absent_ckpt.pth')])
-    assert exit_info.value.code == 1
+        run_cli(main, 'train', argv)
+    assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    for path in (tmp_path / 'no_gta', tmp_path / 'no_cs', 'pretrained/absent_b5.pth',
-                 tmp_path / 'absent_ckpt.pth'):
-        assert f'  - {path}\n' in err
-    assert err.count(str(tmp_path / 'no_cs')) == 1
+    assert err.startswith('Cannot train: these data folders / weight files do not exist: ')
+    assert err.count('\n') == 1 and err.endswith('\n')
+    listed = err.split('do not exist: ')[1].split('. Download')[0].split(', ')
+    assert listed == [str(tmp_path / 'no_gta'), str(tmp_path / 'no_cs'),
+                      'pretrained/absent_b5.pth', str(tmp_path / 'absent_ckpt.pth')]
     assert 'Datasets and weights' in err
     assert not (tmp_path / 'run').exists()
 
@@ -73,7 +81,8 @@ def test_train_main_exits_with_one_message_when_data_is_missing(tmp_path, capsys
 ])
 @pytest.mark.parametrize('tool', ['train', 'test'])
 def test_bad_run_options_stop_with_one_line_before_anything_is_written(tool, option, message,
-                                                                        tmp_path):
+                                                                        tmp_path, capsys,
+                                                                        monkeypatch):
     """tools.train / tools.test: a bad mixed_precision / compile / cpu_malloc_reuse value stops
     the run with one line naming the key, before the work_dir or a checkpoint is touched (the
     data of this config do not exist either: the option is checked first)."""
@@ -81,14 +90,19 @@ def test_bad_run_options_stop_with_one_line_before_anything_is_written(tool, opt
     cfg = _uda_config(tmp_path, tmp_path / 'no_gta', tmp_path / 'no_cs', tmp_path / 'no_cs',
                       'pretrained/absent_b5.pth')
     cfg.dump(str(tmp_path / 'c.py'))
+    from mmseg.utils import UserInputError, run_cli
+    monkeypatch.delenv('MICSEG_TRACEBACK', raising=False)
     main = importlib.import_module(f'tools.{tool}').main
     argv = [str(tmp_path / 'c.py')]
     argv += (['--work-dir', str(tmp_path / 'run')] if tool == 'train'
              else [str(tmp_path / 'absent.pth'), '--eval', 'mIoU'])
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(UserInputError, match=message.replace('(', r'\(').replace(')', r'\)')):
         main(argv + ['--cfg-options', option])
-    text = str(exit_info.value.code)
-    assert text.startswith(f'Cannot {tool}: ') and message in text and '\n' not in text
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, tool, argv + ['--cfg-options', option])
+    assert exit_info.value.code == 2
+    text = capsys.readouterr().err
+    assert text.startswith(f'Cannot {tool}: ') and message in text and text.count('\n') == 1
     assert not (tmp_path / 'run').exists()
 
 
@@ -173,13 +187,14 @@ def test_test_cli_accepts_every_metric_and_explains_unknown_ones(capsys):
 def test_test_cli_checks_the_test_set_before_inference():
     from types import SimpleNamespace
 
+    from mmseg.utils import UserInputError
     from tools.test import check_dataset_for_args, parse_args
     unlabelled = SimpleNamespace(ann_dir=None, img_dir='data/acdc/rgb_anon/test')
-    with pytest.raises(SystemExit, match='has no labels .* use --format-only'):
+    with pytest.raises(UserInputError, match='has no labels .* use --format-only'):
         check_dataset_for_args(unlabelled, parse_args(['c.py', 'k.pth', '--eval', 'mIoU']))
     labelled = SimpleNamespace(ann_dir='gt/val', img_dir='rgb_anon/val')
     check_dataset_for_args(labelled, parse_args(['c.py', 'k.pth', '--eval', 'mIoU']))
-    with pytest.raises(SystemExit, match='needs a CityscapesDataset'):
+    with pytest.raises(UserInputError, match='needs a CityscapesDataset'):
         check_dataset_for_args(labelled, parse_args(['c.py', 'k.pth', '--eval', 'cityscapes']))
 
 
@@ -491,6 +506,6 @@ def test_script_entry_point_imports_custom_modules_from_the_current_folder(tmp_p
                 ).dump(str(tmp_path / 'custom.py'))
     out = subprocess.run([PYTHON, str(REPO / 'tools' / 'train.py'), 'custom.py'], cwd=tmp_path,
                          capture_output=True, text=True)
-    assert out.returncode == 1, out.stderr
+    assert out.returncode == 2, out.stderr
     assert 'absent_data' in out.stderr and 'Traceback' not in out.stderr
     assert (tmp_path / 'imported.txt').read_text() == 'yes'

@@ -20,8 +20,9 @@ from PIL import Image
 if __package__ in (None, ''):  # run as a script: make ``tools`` importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmseg.utils.errors import run_cli  # noqa: E402
 from tools.convert_datasets.common import (ConversionError, class_pixel_counts,  # noqa: E402
-                                           exit_on_error, require_dir, run_tasks,
+                                           require_dir, run_tasks,
                                            save_class_stats)
 
 __all__ = ['convert_json_to_label', 'find_polygon_files', 'write_split_lists',
@@ -117,11 +118,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    stats = exit_on_error(convert_cityscapes, args.cityscapes_path, args.gt_dir, args.out_dir,
-                          args.nproc)
+    stats = convert_cityscapes(args.cityscapes_path, args.gt_dir, args.out_dir, args.nproc)
     print(f'converted Cityscapes annotations; statistics over {len(stats)} train frames')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'convert'))

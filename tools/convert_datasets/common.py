@@ -13,9 +13,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from mmseg.utils.errors import UserInputError
+
 __all__ = [
     'NUM_CLASSES', 'ConversionError', 'require_dir', 'map_to_train_ids', 'class_pixel_counts',
-    'save_class_stats', 'run_tasks', 'exit_on_error', 'TRAIN_ID_SUFFIX', 'write_train_ids',
+    'save_class_stats', 'run_tasks', 'TRAIN_ID_SUFFIX', 'write_train_ids',
     'convert_label_folder'
 ]
 
@@ -24,8 +26,9 @@ IGNORE_INDEX = 255
 TRAIN_ID_SUFFIX = '_labelTrainIds.png'
 
 
-class ConversionError(Exception):
-    """Bad converter input (missing folder, unreadable file); the CLI prints it, no traceback."""
+class ConversionError(UserInputError):
+    """Bad converter input (missing folder, unreadable file); the CLI prints it as one line
+    ('Cannot convert: ...', exit status 2: mmseg.utils.errors.run_cli)."""
 
 
 def require_dir(path, what):
@@ -113,14 +116,6 @@ def run_tasks(func, tasks, nproc=1, desc=None):
         return [func(task) for task in tqdm(tasks, desc=desc, unit='file')]
     with multiprocessing.Pool(min(nproc, len(tasks))) as pool:
         return list(tqdm(pool.imap(func, tasks), total=len(tasks), desc=desc, unit='file'))
-
-
-def exit_on_error(convert, *args, **kwargs):
-    """Run a conversion; a ConversionError ends the program with its message and status 1."""
-    try:
-        return convert(*args, **kwargs)
-    except ConversionError as exc:
-        raise SystemExit(f'error: {exc}') from None
 
 
 def write_train_ids(label_file, train_ids):

@@ -14,8 +14,9 @@ import cv2
 if __package__ in (None, ''):  # run as a script: make ``tools`` importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmseg.utils.errors import run_cli  # noqa: E402
 from tools.convert_datasets.common import (ConversionError, convert_label_folder,  # noqa: E402
-                                           exit_on_error, map_to_train_ids,
+                                           map_to_train_ids,
                                            write_train_ids)
 
 __all__ = ['SYNTHIA_ID_TO_TRAIN_ID', 'convert_synthia_label', 'convert_synthia', 'parse_args',
@@ -63,11 +64,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    stats = exit_on_error(convert_synthia, args.synthia_path, args.gt_dir, args.out_dir,
-                          args.nproc)
+    stats = convert_synthia(args.synthia_path, args.gt_dir, args.out_dir, args.nproc)
     print(f'converted {len(stats)} Synthia label files')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'convert'))

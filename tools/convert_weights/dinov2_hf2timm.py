@@ -20,6 +20,7 @@ if __package__ in (None, ''):  # run as a script: make ``mmseg`` and ``tools`` i
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmseg.models.backbones.checkpoint_loading import load_state_dict_checked  # noqa: E402
+from mmseg.utils.errors import UserFileNotFoundError, run_cli  # noqa: E402
 from mmseg.models.backbones.dinov2_conversion import convert_to_timm_layout  # noqa: E402
 from mmseg.models.backbones.timm_backbone import IGNORED_PREFIXES, read_weights_file  # noqa: E402
 
@@ -31,7 +32,7 @@ HF_FILE_NAMES = ('model.safetensors', 'pytorch_model.bin')
 def find_weights_file(src):
     """The weights file of ``src`` (a file, or a HuggingFace model folder).
 
-    Raises FileNotFoundError naming what was looked for.
+    Raises UserFileNotFoundError (a FileNotFoundError) naming what was looked for.
     """
     if osp.isfile(src):
         return src
@@ -39,16 +40,18 @@ def find_weights_file(src):
         for name in HF_FILE_NAMES:
             if osp.isfile(osp.join(src, name)):
                 return osp.join(src, name)
-        raise FileNotFoundError(f'{src} holds none of {", ".join(HF_FILE_NAMES)}: download the '
-                                f'whole facebook/dinov2-* model folder')
-    raise FileNotFoundError(f'{src} not found: give a HuggingFace model folder or a weights file')
+        raise UserFileNotFoundError(f'{src} holds none of {", ".join(HF_FILE_NAMES)}: download '
+                                    f'the whole facebook/dinov2-* model folder')
+    raise UserFileNotFoundError(f'{src} not found: give a HuggingFace model folder or a weights '
+                                f'file')
 
 
 def convert(src, dst, model_name=None):
     """Convert ``src`` to timm's layout and save it to ``dst``; returns the state dict.
 
     With ``model_name`` (a timm model) the result must fit that model exactly (classifier and
-    mask-token keys aside), else ValueError lists the keys and nothing is written.
+    mask-token keys aside), else UserInputError (a ValueError) lists the keys and nothing is
+    written.
     """
     state_dict = convert_to_timm_layout(read_weights_file(find_weights_file(src)))
     if model_name is not None:
@@ -73,14 +76,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        state_dict = convert(args.src, args.dst, args.model_name)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
+    state_dict = convert(args.src, args.dst, args.model_name)
     print(f'wrote {len(state_dict)} tensors in timm layout to {args.dst}')
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_cli(main, 'convert'))

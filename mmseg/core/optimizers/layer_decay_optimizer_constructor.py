@@ -11,6 +11,8 @@ from mmcv.runner import OPTIMIZER_BUILDERS, DefaultOptimizerConstructor
 from mmcv.runner.optimizer.builder import OPTIMIZERS
 from mmcv.utils import build_from_cfg
 
+from mmseg.utils.errors import UserInputError
+
 __all__ = ['LayerDecayOptimizerConstructor', 'get_vit_layer_id']
 
 BLOCK_PATTERN = re.compile(r'(?:^|\.)backbone\.(?:.+\.)?blocks\.(\d+)\.')
@@ -43,8 +45,8 @@ class LayerDecayOptimizerConstructor(DefaultOptimizerConstructor):
         self.layer_decay_rate = paramwise_cfg.pop('layer_decay_rate', 1.0)
         self.num_layers = paramwise_cfg.pop('num_layers', None)
         if not 0 < self.layer_decay_rate <= 1:
-            raise ValueError(f'optimizer.paramwise_cfg.layer_decay_rate must be in (0, 1], got '
-                             f'{self.layer_decay_rate}')
+            raise UserInputError(f'optimizer.paramwise_cfg.layer_decay_rate must be in (0, 1], '
+                                 f'got {self.layer_decay_rate}')
         super().__init__(optimizer_cfg, paramwise_cfg)
 
     def __call__(self, model):
@@ -66,7 +68,7 @@ class LayerDecayOptimizerConstructor(DefaultOptimizerConstructor):
     def _count_blocks(names):
         ids = [int(m.group(1)) for m in map(BLOCK_PATTERN.search, names) if m]
         if not ids:
-            raise ValueError('LayerDecayOptimizerConstructor: the model has no backbone blocks '
-                             '(parameters named backbone.*blocks.N); set num_layers or drop '
-                             'the constructor')
+            raise UserInputError('LayerDecayOptimizerConstructor: the model has no backbone '
+                                 'blocks (parameters named backbone.*blocks.N); set num_layers '
+                                 'or drop the constructor')
         return max(ids) + 1

@@ -4,6 +4,7 @@ import os.path as osp
 import mmcv
 import numpy as np
 
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserKeyError
 from ..builder import PIPELINES
 
 __all__ = ['LoadImageFromFile', 'LoadAnnotations', 'read_file_bytes', 'load_label_map',
@@ -15,7 +16,7 @@ def read_file_bytes(filename, file_client, what):
     try:
         return file_client.get(filename)
     except FileNotFoundError as error:
-        raise FileNotFoundError(f'{what} file not found: {filename}') from error
+        raise UserFileNotFoundError(f'{what} file not found: {filename}') from error
 
 
 def load_label_map(filename, file_client=None, backend='pillow'):
@@ -26,12 +27,12 @@ def load_label_map(filename, file_client=None, backend='pillow'):
     try:
         label = mmcv.imfrombytes(content, flag='unchanged', backend=backend)
     except Exception as error:  # PIL raises several kinds of errors on broken files
-        raise ValueError(f'cannot decode the label file {filename}: {error}') from error
+        raise UserInputError(f'cannot decode the label file {filename}: {error}') from error
     if label is None:
-        raise ValueError(f'cannot decode the label file {filename}')
+        raise UserInputError(f'cannot decode the label file {filename}')
     if label.ndim == 3:
-        raise ValueError(f'label file {filename} has {label.shape[2]} channels; expected a '
-                         f'single-channel map of train IDs (run tools/convert_datasets first)')
+        raise UserInputError(f'label file {filename} has {label.shape[2]} channels; expected a '
+                             f'single-channel map of train IDs (run tools/convert_datasets first)')
     return label
 
 
@@ -61,9 +62,9 @@ class LoadImageFromFile:
         try:
             img = mmcv.imfrombytes(content, flag=self.color_type, backend=self.imdecode_backend)
         except Exception as error:
-            raise ValueError(f'cannot decode the image file {filename}: {error}') from error
+            raise UserInputError(f'cannot decode the image file {filename}: {error}') from error
         if img is None:
-            raise ValueError(f'cannot decode the image file {filename} (empty or not an image)')
+            raise UserInputError(f'cannot decode the image file {filename} (empty or not an image)')
         if self.to_float32:
             img = img.astype(np.float32)
         results['filename'] = filename
@@ -106,17 +107,17 @@ class LoadAnnotations:
             self.file_client = mmcv.FileClient(**self.file_client_args)
         prefix = results.get('seg_prefix')
         if 'ann_info' not in results:
-            raise KeyError(f"LoadAnnotations: {results['img_info']['filename']} has no label "
-                           f'(the dataset has no ann_dir); remove LoadAnnotations from the '
-                           f'pipeline of an unlabelled dataset')
+            raise UserKeyError(f"LoadAnnotations: {results['img_info']['filename']} has no label "
+                               f'(the dataset has no ann_dir); remove LoadAnnotations from the '
+                               f'pipeline of an unlabelled dataset')
         name = results['ann_info']['seg_map']
         filename = osp.join(prefix, name) if prefix is not None else name
         label = load_label_map(filename, self.file_client, self.imdecode_backend)
         image_shape = results.get('ori_shape')
         if image_shape is not None and tuple(label.shape) != tuple(image_shape[:2]):
-            raise ValueError(f"image {results.get('filename')} is {image_shape[0]}x"
-                             f'{image_shape[1]} (HxW) but its label {filename} is '
-                             f'{label.shape[0]}x{label.shape[1]}')
+            raise UserInputError(f"image {results.get('filename')} is {image_shape[0]}x"
+                                 f'{image_shape[1]} (HxW) but its label {filename} is '
+                                 f'{label.shape[0]}x{label.shape[1]}')
         label = apply_label_map(label, results.get('label_map'))
         if self.reduce_zero_label:
             label = reduce_zero(label)

@@ -1,6 +1,9 @@
 """Test-time augmentation: run the inner transforms once per (scale, flip) combination."""
+import warnings
+
 import mmcv
 
+from mmseg.utils.errors import UserInputError, UserTypeError
 from ..builder import PIPELINES
 from .compose import Compose
 from .transforms import RandomFlip, as_scale_list
@@ -14,7 +17,9 @@ class MultiScaleFlipAug:
 
     img_scale: a (w, h) tuple or a list of them; with img_ratios, the single img_scale (or the
     image size when img_scale is None) times each ratio. The order is scale-major, then flips
-    (no flip first).
+    (no flip first). ``flip=True`` without a RandomFlip in ``transforms`` warns and still
+    yields both flip flags (the images stay unflipped), as mmseg 0.x does. Raises
+    UserInputError / UserTypeError for inconsistent scales, ratios or flip directions.
     """
 
     def __init__(self, transforms, img_scale, img_ratios=None, flip=False,
@@ -23,13 +28,13 @@ class MultiScaleFlipAug:
         if img_ratios is not None:
             img_ratios = img_ratios if isinstance(img_ratios, list) else [img_ratios]
             if not all(isinstance(r, float) for r in img_ratios):
-                raise ValueError(f'MultiScaleFlipAug: img_ratios must be a float or a list of '
-                                 f'floats (e.g. 1.0 or [0.5, 1.0]), got {img_ratios}')
+                raise UserInputError(f'MultiScaleFlipAug: img_ratios must be a float or a list '
+                                     f'of floats (e.g. 1.0 or [0.5, 1.0]), got {img_ratios}')
             if img_scale is not None and len(as_scale_list(img_scale, 'MultiScaleFlipAug')) != 1:
-                raise ValueError('MultiScaleFlipAug with img_ratios takes one (w, h) img_scale '
-                                 f'or None, got {img_scale}')
+                raise UserInputError('MultiScaleFlipAug with img_ratios takes one (w, h) '
+                                     f'img_scale or None, got {img_scale}')
         elif img_scale is None:
-            raise ValueError('MultiScaleFlipAug needs img_scale or img_ratios')
+            raise UserInputError('MultiScaleFlipAug needs img_scale or img_ratios')
         self.img_ratios = img_ratios
         if img_ratios is not None and img_scale is not None:
             width, height = as_scale_list(img_scale, 'MultiScaleFlipAug')[0]
@@ -42,9 +47,11 @@ class MultiScaleFlipAug:
         self.flip_direction = (flip_direction if isinstance(flip_direction, list)
                                else [flip_direction])
         if not mmcv.is_list_of(self.flip_direction, str):
-            raise TypeError(f'flip_direction must be a str or a list of str, got {flip_direction}')
+            raise UserTypeError(f'flip_direction must be a str or a list of str, got '
+                                f'{flip_direction}')
         if flip and not any(isinstance(t, RandomFlip) for t in self.transforms.transforms):
-            raise ValueError('MultiScaleFlipAug(flip=True) needs a RandomFlip in its transforms')
+            warnings.warn('MultiScaleFlipAug(flip=True): flip has no effect when RandomFlip is '
+                          'not in transforms (the flip flags are set, the images not flipped)')
 
     def _scales(self, results):
         if self.img_scale is not None:

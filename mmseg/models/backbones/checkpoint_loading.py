@@ -4,6 +4,8 @@ import warnings
 
 import torch
 
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError
+
 __all__ = ['read_state_dict', 'load_pretrained_weights', 'load_state_dict_checked',
            'resolve_pretrained_path', 'load_backbone_pretrained']
 
@@ -33,14 +35,14 @@ def read_state_dict(path, download_hint):
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'pretrained weights {path} not found: {download_hint} '
+        raise UserFileNotFoundError(f'pretrained weights {path} not found: {download_hint} '
                                 f'({WEIGHTS_HINT})')
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=True)
     except Exception:  # mmcv-style checkpoints may carry non-tensor metadata
         checkpoint = torch.load(path, map_location='cpu', weights_only=False)
     if not isinstance(checkpoint, dict):
-        raise ValueError(f'{path}: expected a dict of tensors (or a dict with key '
+        raise UserInputError(f'{path}: expected a dict of tensors (or a dict with key '
                          f'"state_dict" or "model"), got {type(checkpoint).__name__}')
     for wrapper_key in ('state_dict', 'model'):
         if wrapper_key in checkpoint and isinstance(checkpoint[wrapper_key], dict):
@@ -89,7 +91,8 @@ def load_state_dict_checked(module, state_dict, source, ignored_prefixes=()):
                 shown = ', '.join(items[:20]) + (f', ... ({len(items)} in all)'
                                                  if len(items) > 20 else '')
                 problems.append(f'{title}: {shown}')
-        raise ValueError(f'{source} does not fit {type(module).__name__}: ' + '; '.join(problems))
+        raise UserInputError(f'{source} does not fit {type(module).__name__}: '
+                             + '; '.join(problems))
     module.load_state_dict(state_dict, strict=not any(
         k.endswith('num_batches_tracked') for k in set(own) - set(state_dict)))
     if dropped:

@@ -169,7 +169,8 @@ def read_weights_file(path):
     if not path.endswith('.safetensors'):
         return read_state_dict(path, TIMM_DOWNLOAD_HINT)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'pretrained weights {path} not found: {TIMM_DOWNLOAD_HINT} '
+        from mmseg.utils.errors import UserFileNotFoundError
+        raise UserFileNotFoundError(f'pretrained weights {path} not found: {TIMM_DOWNLOAD_HINT} '
                                 f'(see README section "Foundation-model encoders")')
     from safetensors.torch import load_file
     return load_file(path)
