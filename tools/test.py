@@ -240,9 +240,7 @@ def _report(args, dataset, outputs):
 def main(args=None):
     """Test as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
-    cfg = load_config(args.config)
-    if args.options is not None:
-        cfg.merge_from_dict(args.options)
+    cfg = load_config(args.config, args.options)
     # A bad mixed_precision / compile / cpu_malloc_reuse value or inductor without a C++
     # compiler: one line, before any loading.
     check_model_options(cfg)

@@ -129,9 +129,7 @@ def _exit_if_inputs_missing(cfg):
 
 
 def _load_config(args):
-    cfg = load_config(args.config)
-    if args.options is not None:
-        cfg.merge_from_dict(args.options)
+    cfg = load_config(args.config, args.options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

@@ -187,9 +187,11 @@ def _split_top_level(text, separator, maxsplit=-1):
     return parts
 
 
-def load_config(path):
-    """``mmcv.Config.fromfile(path)``; a missing file or a Python syntax error in it raises
-    UserInputError naming the file (and line), not a traceback from inside mmcv."""
+def load_config(path, options=None):
+    """``mmcv.Config.fromfile(path)`` merged with ``options`` (the ``--cfg-options`` dict); a
+    missing file or a Python syntax error in it raises UserInputError naming the file (and
+    line), not a traceback from inside mmcv. ``custom_imports`` given in ``options`` are
+    imported too (mmcv imports only those of the file)."""
     from mmcv import Config
 
     from .errors import UserFileNotFoundError
@@ -203,7 +205,13 @@ def load_config(path):
         except SyntaxError as error:
             raise UserInputError(f'{path}, line {error.lineno}: the config is not valid Python '
                                  f'({error.msg})') from None
-    return Config.fromfile(path)
+    cfg = Config.fromfile(path)
+    if options:
+        cfg.merge_from_dict(options)
+        if any(key.split('.')[0] == 'custom_imports' for key in options):
+            from mmcv.utils import import_modules_from_strings
+            import_modules_from_strings(**cfg['custom_imports'])
+    return cfg
 
 
 def config_build_error(error, section):

@@ -174,7 +174,10 @@ def test_signal_to_one_rank_stops_all_ranks_after_the_same_iteration(toy_data_ro
             'written' in text), text[-3000:]
     assert ('Training stopped by a stop signal (on another rank) after iteration 1: checkpoint '
             f'{work}/iter_1.pth written' in text)
-    assert re.findall(r'exitcode\s*: (\d+)', text) == ['75', '75']  # torchrun's report
+    # torchrun's report: every rank's exit status is 75 (it lists a rank once or twice: as a
+    # failure and as the root cause)
+    codes = re.findall(r'exitcode\s*: (\d+)', text)
+    assert codes and set(codes) == {'75'}, text[-3000:]
 
 
 @pytest.mark.parametrize('script,args', [('dist_train.sh', ['c.py', '2', '--seed', '0']),

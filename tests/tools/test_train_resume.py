@@ -5,8 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -41,20 +39,27 @@ def _run(argv, cwd):
     return out
 
 
-def _kill_after_first_checkpoint(process, checkpoint, log):
-    """SIGKILL ``process`` as soon as ``checkpoint`` exists (run in a thread: the test trains the
-    reference run meanwhile, on the other core). Returns None, or what went wrong."""
-    deadline = time.monotonic() + 300
-    while not checkpoint.exists():
-        if process.poll() is not None:
-            return f'the run ended before {checkpoint.name}:\n{log.read_text()[-3000:]}'
-        if time.monotonic() > deadline:
-            process.kill()
-            return f'no {checkpoint.name} after 300 s'
-        time.sleep(0.01)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    return None
+# Registered by the killed run only (custom_imports): SIGKILL right after the checkpoint of
+# iteration 2 is on disk and before that iteration's evaluation (priority 60: after the
+# checkpoint hook, NORMAL = 50, before the evaluation hook, LOW = 70), as a node failure could.
+KILL_HOOK = '''
+import os
+import signal
+
+from mmcv.runner import HOOKS, Hook
+
+
+@HOOKS.register_module()
+class SigkillAfterIteration(Hook):
+    def __init__(self, iteration):
+        self.iteration = iteration
+
+    def after_train_iter(self, runner):
+        if runner.iter + 1 == self.iteration:
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+KILL_OPTIONS = ["custom_imports=dict(imports=['sigkill_hook'],allow_failed_imports=False)",
+                "custom_hooks=[dict(type='SigkillAfterIteration',iteration=2,priority=60)]"]
 
 
 def _train_losses(work_dir):
@@ -73,26 +78,24 @@ def test_sigkill_then_auto_resume_equals_an_uninterrupted_run(toy_data_root, tmp
                                                               monkeypatch, single_torch_thread):
     (tmp_path / 'data').mkdir()
     (tmp_path / 'data' / 'toy').symlink_to(toy_data_root, target_is_directory=True)
-    # The run to be killed, as a user starts it; a thread kills it after its first checkpoint.
+    # The run to be killed, as a user starts it; it kills itself after its checkpoint of
+    # iteration 2 (KILL_HOOK), while this process trains the reference run on the other core.
+    (tmp_path / 'sigkill_hook.py').write_text(KILL_HOOK)
     cut = tmp_path / 'cut'
     log = tmp_path / 'killed.log'
-    outcome = []
     with open(log, 'w') as log_file:
-        process = subprocess.Popen(_train_command(cut), cwd=tmp_path, stdout=log_file,
-                                   stderr=subprocess.STDOUT, env=_env())
-        killer = threading.Thread(
-            target=lambda: outcome.append(_kill_after_first_checkpoint(
-                process, cut / 'iter_2.pth', log)))
-        killer.start()
+        process = subprocess.Popen(_train_command(cut) + KILL_OPTIONS, cwd=tmp_path,
+                                   stdout=log_file, stderr=subprocess.STDOUT, env=_env())
         try:
-            # Meanwhile the uninterrupted reference run: tools/train.py's main in this process,
-            # with one torch thread as the subprocesses (OMP_NUM_THREADS=1): the same sums.
+            # The uninterrupted reference run: tools/train.py's main in this process, with one
+            # torch thread as the subprocesses (OMP_NUM_THREADS=1): the same sums.
             from tools.train import main as train_main
             monkeypatch.chdir(tmp_path)
             train_main(_train_args(tmp_path / 'full'))
         finally:
-            killer.join()
-    assert outcome == [None], outcome
+            returncode = process.wait(timeout=300)
+    assert returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    assert (cut / 'iter_2.pth').exists(), log.read_text()[-3000:]
     assert not (cut / 'iter_3.pth').exists(), 'killed too late: the run had finished'
     out = _run(_train_command(cut, '--auto-resume'), tmp_path)
     assert 'continuing with iteration 3' in out.stderr + out.stdout

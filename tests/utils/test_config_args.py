@@ -135,3 +135,24 @@ def test_misspelt_types_and_keys_in_configs_are_user_errors():
     from mmseg.utils.config_args import config_build_error
     assert config_build_error(TypeError("f() got an unexpected keyword argument 'x'"), 'm') is None
     assert config_build_error(KeyError('state_dict'), 'model') is None  # bugs keep their type
+
+
+def test_custom_imports_given_as_cfg_options_are_imported(tmp_path, monkeypatch):
+    """mmcv imports the custom_imports of the config file only: those given with --cfg-options
+    were silently ignored, and the run then failed on an unknown type (or trained without a
+    user's hook)."""
+    from mmcv.runner import HOOKS
+
+    from mmseg.utils.config_args import load_config
+    (tmp_path / 'my_hooks_for_options.py').write_text(
+        'from mmcv.runner import HOOKS, Hook\n\n\n'
+        '@HOOKS.register_module()\nclass HookFromCfgOptions(Hook):\n    pass\n')
+    (tmp_path / 'cfg.py').write_text('model = dict(type="X")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert HOOKS.get('HookFromCfgOptions') is None
+    options = parse_cfg_options(
+        ["custom_imports=dict(imports=['my_hooks_for_options'],allow_failed_imports=False)"])
+    cfg = load_config(str(tmp_path / 'cfg.py'), options)
+    assert cfg.custom_imports.imports == ['my_hooks_for_options']
+    assert HOOKS.get('HookFromCfgOptions') is not None
+    assert load_config(str(tmp_path / 'cfg.py')).get('custom_imports') is None
