@@ -90,6 +90,7 @@ def sdist_url(index):
         parser.feed(body)
         links = parser.links
     for link in links:
+        link = urllib.parse.urldefrag(link).url  # PEP 503's '#sha256=...': checked in download()
         if urllib.parse.urlsplit(link).path.endswith('/' + SDIST):
             return urllib.parse.urljoin(page, link)
     raise SystemExit(f'install_mmcv: {SDIST} not found on {page}: check PIP_INDEX_URL '
