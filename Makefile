@@ -1,5 +1,7 @@
 # Set-up and the two everyday commands. `make demo` and `make test` work on a fresh clone.
-PYTHON ?= python3.11
+# PYTHON: the interpreter of the new .venv; left empty, tools/find_python.sh picks python3.11, else
+# 3.12, 3.13, 3.10 (docs/INSTALL.md). VENV: another folder gives a second environment beside .venv.
+PYTHON ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -9,18 +11,21 @@ TEST_STAMP := $(VENV)/.installed-test
 
 install: $(STAMP)
 
-# mmcv 1.7.2 is an sdist whose setup.py imports pkg_resources: setuptools (<81) and wheel go
-# in first, then everything is installed without build isolation.
-$(STAMP): requirements.txt setup.py
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# mmcv 1.7.2 is an sdist whose setup.py imports pkg_resources: setuptools (<81) and wheel go in
+# first, and everything is installed without build isolation. On Python 3.13 and newer
+# tools/install_mmcv.py installs mmcv first (its setup.py needs a one-line fix there, PEP 667).
+# Then mic-seg itself, editable (PEP 660), with the dependencies of pyproject.toml.
+$(STAMP): pyproject.toml tools/find_python.sh tools/install_mmcv.py
+	@test -x $(PY) || { python=$$(tools/find_python.sh "$(PYTHON)") && \
+		echo "$(PY): $$($$python --version) ($$python)" && $$python -m venv $(VENV); }
 	$(PY) -m pip install -q 'setuptools>=77,<81' wheel
-	$(PY) -m pip install -q --no-build-isolation -r requirements.txt
-	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) tools/install_mmcv.py
+	$(PY) -m pip install -q --no-build-isolation -e .
 	touch $(STAMP)
 
-# Test-only dependencies (requirements-test.txt) on top of the runtime ones.
-$(TEST_STAMP): $(STAMP) requirements-test.txt
-	$(PY) -m pip install -q -r requirements-test.txt
+# Test-only dependencies (pyproject.toml's `test` extra) on top of the runtime ones.
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
 	touch $(TEST_STAMP)
 
 test: $(TEST_STAMP)

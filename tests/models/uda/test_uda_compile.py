@@ -20,7 +20,7 @@ from mmseg.models.utils.torch_compile import (RECOMPILE_LIMIT, compile_targets, 
                                               parse_compile, set_compile)
 from grad_helpers import assert_same_grads, param_grads
 from test_uda_mixed_precision import (REFERENCE_LOG_VARS, REFERENCE_STUDENT_L1,
-                                      REFERENCE_TEACHER_L1, _l1)
+                                      REFERENCE_TEACHER_L1, _l1, needs_reference_kornia)
 from tools.test import _build_model
 from uda_helpers import deterministic_cfg, make_uda_batch, tiny_hrda_cfg
 
@@ -209,6 +209,7 @@ def compiled_mic_hrda():
         return _mic_hrda_steps(dict(backend='eager'))
 
 
+@needs_reference_kornia
 def test_compiled_mic_hrda_steps_equal_the_eager_reference(compiled_mic_hrda):
     model, log_vars = compiled_mic_hrda
     assert set(log_vars) == set(REFERENCE_LOG_VARS)

@@ -2,10 +2,12 @@
 and the float32 path against the numbers of the code before the performance work."""
 import random
 
+import kornia
 import numpy as np
 import pytest
 import torch
 from mmcv.utils import Config
+from packaging.version import Version
 
 from mmseg.models import UDA, build_train_model
 from mmseg.models.utils.mixed_precision import (autocast, parse_mixed_precision,
@@ -23,6 +25,12 @@ REFERENCE_LOG_VARS = {
     'mix.decode.hr.loss_seg': 0.2911259, 'mix.decode.loss_seg': 2.454417}
 REFERENCE_STUDENT_L1 = 8203.904980707324
 REFERENCE_TEACHER_L1 = 8199.481671180256
+# The numbers are kornia 0.9's (Python 3.11+). kornia 0.8, the newest on Python 3.10, rounds the
+# colour jitter differently (ColorJiggle: up to 7.7e-7 on [0, 1] images), which two training
+# steps amplify past these tolerances (docs/INSTALL.md, Python 3.10).
+needs_reference_kornia = pytest.mark.skipif(
+    Version(kornia.__version__) < Version('0.9'),
+    reason=f'reference numbers are of kornia 0.9; this is kornia {kornia.__version__}')
 
 
 def _mic_hrda(dtype=None):
@@ -49,6 +57,7 @@ def _l1(module):
     return sum(p.double().abs().sum().item() for p in module.parameters())
 
 
+@needs_reference_kornia
 def test_float32_step_equals_the_code_before():
     method = _mic_hrda()
     log_vars, _ = _two_steps(method)
