@@ -41,15 +41,7 @@ SHOW_DIR="$RUN_DIR/preds"
 # tools/ and mmseg/ are imported from this repository; relative paths in the config (data roots)
 # stay relative to the caller's folder, as with tools/test.py itself.
 REPO_DIR=$(cd "$(dirname "$0")" && pwd)
-if [ -z "$PYTHON" ]; then
-    if [ -x "$REPO_DIR/.venv/bin/python" ]; then
-        PYTHON="$REPO_DIR/.venv/bin/python"
-    elif command -v python3 >/dev/null 2>&1; then
-        PYTHON=python3
-    else
-        PYTHON=python
-    fi
-fi
+PYTHON=$("$REPO_DIR/tools/venv_python.sh")  # $PYTHON, else .venv, else python3
 PYTHONPATH="$REPO_DIR${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONPATH
 echo "Config: $CONFIG"

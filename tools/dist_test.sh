@@ -13,17 +13,7 @@ CHECKPOINT=$2
 NUM_PROCS=$3
 PORT=${PORT:-29500}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-# $PYTHON, else the project's .venv (as test.sh), else python3 / python on PATH: the virtual
-# environment need not be activated.
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then
-        PYTHON="$ROOT/.venv/bin/python"
-    elif command -v python3 >/dev/null 2>&1; then
-        PYTHON=python3
-    else
-        PYTHON=python
-    fi
-fi
+PYTHON=$("$ROOT/tools/venv_python.sh")  # $PYTHON, else .venv, else python3
 shift 3
 PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec "$PYTHON" -m torch.distributed.run \
     --nproc_per_node="$NUM_PROCS" --master_port="$PORT" \

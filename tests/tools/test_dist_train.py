@@ -188,7 +188,8 @@ def test_dist_scripts_use_the_project_venv_without_activation(tmp_path, script, 
     first on PATH."""
     repo = tmp_path / 'repo'
     (repo / 'tools').mkdir(parents=True)
-    shutil.copy(REPO / 'tools' / script, repo / 'tools' / script)
+    for name in (script, 'venv_python.sh'):
+        shutil.copy(REPO / 'tools' / name, repo / 'tools' / name)
     calls = tmp_path / 'calls.txt'
     (repo / '.venv' / 'bin').mkdir(parents=True)
     on_path = tmp_path / 'bin'
