@@ -199,8 +199,8 @@ def classes_and_palette(meta, dataset, data_cfg):
     """(CLASSES, PALETTE) of the model under test: the checkpoint's classes, the palette given
     in the config (``data.test.palette``) if any, else the checkpoint's, else the dataset's.
 
-    Raises UserInputError when the checkpoint and the test set count their classes differently;
-    warns when they name them differently.
+    Raises UserInputError when the checkpoint and the test set count their classes differently
+    or list the same classes in another order; warns when they name them differently.
     """
     ckpt_classes, data_classes = meta.get('CLASSES'), getattr(dataset, 'CLASSES', None)
     if ckpt_classes is not None and data_classes is not None:
@@ -209,6 +209,12 @@ def classes_and_palette(meta, dataset, data_cfg):
                 f'the checkpoint was trained on {len(ckpt_classes)} classes '
                 f'({list(ckpt_classes)}) but the test set has {len(data_classes)} '
                 f'({list(data_classes)}): test with the config of the run')
+        if (tuple(ckpt_classes) != tuple(data_classes)
+                and sorted(ckpt_classes) == sorted(data_classes)):
+            raise UserInputError(
+                f'the checkpoint lists its classes as {list(ckpt_classes)} but the test set as '
+                f'{list(data_classes)}: the same classes in another order, so every id would be '
+                f'scored against another class; list them in the checkpoint\'s order')
         if tuple(ckpt_classes) != tuple(data_classes):
             print(f'Warning: the checkpoint names its classes {list(ckpt_classes)} but the '
                   f'config {list(data_classes)}; the tables use the config\'s names',

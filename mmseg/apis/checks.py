@@ -92,7 +92,8 @@ def _classes_key(side):
 
 def check_num_classes(cfg, sides):
     """Every head's num_classes == the number of classes of every dataset (train and val);
-    warn when train and val name their classes differently."""
+    the same classes in another order are an error (ids would be scored against other
+    classes); warn when train and val name their classes differently."""
     sides = [s for s in sides if s.classes is not None]
     warnings = []
     for side in sides:
@@ -105,6 +106,11 @@ def check_num_classes(cfg, sides):
                     f'{", ..." if len(side.classes) > 8 else ""}): set '
                     f'{key}.num_classes={len(side.classes)} (and of every other head)')
     for side in sides[1:]:
+        if side.classes != sides[0].classes and sorted(side.classes) == sorted(sides[0].classes):
+            raise UserInputError(
+                f'{sides[0].key} and {side.key} list the same classes in another order: '
+                f'{list(sides[0].classes)} vs {list(side.classes)}; class i of one is scored '
+                f'as class i of the other, so the mIoU would be wrong: list them in one order')
         if side.classes != sides[0].classes:
             warnings.append(f'{sides[0].key} and {side.key} name their classes differently: '
                             f'{list(sides[0].classes)} vs {list(side.classes)}; the mIoU '
@@ -275,7 +281,12 @@ def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LA
     for side in _labelled_training_sides(cfg, train):
         warnings += check_label_values(side, True, label_sample)
     for side in val:
-        if side.dataset is not None and side.classes is not None:
+        if side.dataset is not None and side.classes is None:
+            raise UserInputError(
+                f'{side.key} ({side.cfg.get("type")}) has no class names, so its evaluation '
+                f'cannot make the per-class table: set {side.key}.classes to the list of the '
+                f'{len(known[0].classes) if known else "num_classes"} class names')
+        if side.dataset is not None:
             warnings += check_label_values(side, False)
     return warnings
 

@@ -53,15 +53,18 @@ def _reason(error, path):
 
 
 def verify_image(path):
-    """(height, width) of an image, after checking the whole file where the format allows it
-    (PNG: every chunk's CRC and the end chunk, so a truncated download fails).
+    """(height, width) of an image, after checking the whole file (PNG: every chunk's CRC and
+    the end chunk; other formats such as JPEG: decoded), so a truncated download fails.
 
     Raises FileNotFoundError / ValueError as ``image_size``.
     """
     size = image_size(path)
     try:
         with Image.open(path) as img:
-            img.verify()
+            if img.format == 'PNG':
+                img.verify()
+            else:  # JPEG & co.: verify() checks little; decoding finds a truncated file
+                img.load()
     except Exception as error:
         raise ValueError(f'{path} is damaged or truncated ({_reason(error, path)})') from error
     return size

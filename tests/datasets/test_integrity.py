@@ -45,6 +45,25 @@ def test_bad_val_image_is_named_when_the_dataset_is_built(tmp_path, damage):
         _dataset(tmp_path, test_mode=True)
 
 
+def test_truncated_val_jpeg_is_named_when_the_dataset_is_built(tmp_path):
+    """PIL's verify() checks little of a JPEG: a truncated val JPEG was found only by the
+    evaluations, after training (reported with `head -c 4000 x.jpg`)."""
+    rng = np.random.default_rng(0)
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'ann').mkdir()
+    for i in range(2):
+        cv2.imwrite(str(tmp_path / 'img' / f'{i}.jpg'), rng.integers(0, 255, (64, 64, 3),
+                                                                     dtype=np.uint8))
+        cv2.imwrite(str(tmp_path / 'ann' / f'{i}.png'), np.zeros((64, 64), np.uint8))
+    kwargs = dict(pipeline=[], img_dir=str(tmp_path / 'img'), img_suffix='.jpg',
+                  ann_dir=str(tmp_path / 'ann'), classes=('a', 'b', 'c'), test_mode=True)
+    assert len(CustomDataset(**kwargs)) == 2
+    bad = tmp_path / 'img' / '1.jpg'
+    bad.write_bytes(bad.read_bytes()[:len(bad.read_bytes()) // 2])  # header intact
+    with pytest.raises(UserInputError, match=str(bad) + ' is damaged or truncated'):
+        CustomDataset(**kwargs)
+
+
 def test_truncated_image_passes_the_cheap_training_check(tmp_path):
     _write(tmp_path, [np.zeros((16, 16))] * 2)
     bad = tmp_path / 'img' / '1.png'

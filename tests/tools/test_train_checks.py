@@ -267,3 +267,6 @@ def test_classes_and_palette_of_checkpoint_config_and_dataset():
     with pytest.raises(UserInputError, match=r"trained on 3 classes \(\['a', 'b', 'c'\]\) but "
                        r"the test set has 2 \(\['a', 'b'\]\)"):
         classes_and_palette(dict(CLASSES=('a', 'b', 'c')), dataset, {})
+    with pytest.raises(UserInputError, match=r"checkpoint lists its classes as \['b', 'a'\] but "
+                       r"the test set as \['a', 'b'\]: the same classes in another order"):
+        classes_and_palette(dict(CLASSES=('b', 'a')), dataset, {})
