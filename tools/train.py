@@ -210,7 +210,8 @@ def main(args=None):
     _exit_if_inputs_missing(cfg)
     # Config keys, class and ignore settings against the data, every file (docs/CHECKS.md):
     # an error stops here, before the work_dir is made; warnings go to the log below.
-    train_dataset, check_warnings = check_before_training(cfg, validate=not args.no_validate)
+    train_dataset, check_warnings = check_before_training(cfg, validate=not args.no_validate,
+                                                           option_keys=args.options or {})
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')

@@ -14,7 +14,7 @@ import mmcv
 from mmseg.datasets import DATASETS, build_dataset
 from mmseg.datasets.integrity import out_of_range_values, sample_label_counts
 from mmseg.utils.errors import UserInputError
-from .config_keys import check_top_level_keys, check_uda_keys_early
+from .config_keys import check_section_keys, check_top_level_keys, check_uda_keys_early
 
 __all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
            'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
@@ -291,15 +291,17 @@ def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LA
     return warnings
 
 
-def check_before_training(cfg, validate=True):
+def check_before_training(cfg, validate=True, option_keys=()):
     """The checks of docs/CHECKS.md before a run writes anything: unread config keys, then the
     datasets built (files checked) and check_consistency. Returns ``(train_dataset,
     warnings)``; the built training set can be handed to ``train_segmentor``.
 
+    ``option_keys``: the --cfg-options keys, named as the origin of a bad key.
     Raises UserInputError for an inconsistent config or bad data.
     """
-    warnings = check_top_level_keys(cfg)
+    warnings = check_top_level_keys(cfg, option_keys)
     check_uda_keys_early(cfg)
+    check_section_keys(cfg, option_keys)
     warnings += check_consistency(cfg)  # the config alone: before minutes of file checks
     train_dataset = build_dataset(cfg.data.train)
     val_dataset = None

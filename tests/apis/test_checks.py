@@ -12,7 +12,8 @@ from mmcv import Config
 from mmseg.apis.checks import (check_class_ids, check_consistency, check_ignore_index,
                                check_label_values, check_num_classes, check_rcs_classes,
                                data_sides)
-from mmseg.apis.config_keys import check_top_level_keys, check_uda_keys_early
+from mmseg.apis.config_keys import (check_section_keys, check_top_level_keys,
+                                     check_uda_keys_early)
 from mmseg.datasets import CustomDataset
 from mmseg.utils.errors import UserInputError
 
@@ -222,6 +223,86 @@ def test_misspelt_uda_key_is_named():
     check_uda_keys_early(_cfg(uda=dict(type='MyOwnMethod', anything=1)))  # keys unknown here
 
 
+def _sections(**changes):
+    """A config with every checked section as the shipped configs write them, then changes
+    given as --cfg-options would be (dotted keys)."""
+    cfg = _cfg(optimizer=dict(type='AdamW', lr=6e-05, betas=(0.9, 0.999), weight_decay=0.01,
+                              paramwise_cfg=dict(custom_keys=dict(head=dict(lr_mult=10.0)))),
+               optimizer_config=dict(),
+               lr_config=dict(policy='poly', warmup='linear', warmup_iters=1500,
+                              warmup_ratio=1e-6, power=1.0, min_lr=0.0, by_epoch=False),
+               runner=dict(type='IterBasedRunner', max_iters=40000),
+               checkpoint_config=dict(by_epoch=False, interval=40000, max_keep_ckpts=1),
+               evaluation=dict(interval=4000, metric='mIoU'),
+               log_config=dict(interval=50, img_interval=1000, hooks=[]))
+    cfg.data.update(samples_per_gpu=2, workers_per_gpu=4)
+    cfg.merge_from_dict(changes)
+    return cfg
+
+
+@pytest.mark.parametrize('key,suggestion', [
+    ('checkpoint_config.intervall', 'interval'),  # once a TypeError at the first save
+    ('evaluation.intreval', 'interval'),  # once passed to dataset.evaluate and ignored
+    ('data.samples_per_gpus', 'samples_per_gpu'),
+    ('data.trian', 'train'),
+    ('optimizer.lrr', 'lr'),  # AdamW's own parameters
+    ('optimizer.weight_decya', 'weight_decay'),
+    ('runner.max_iter', 'max_iters'),
+    ('lr_config.warmup_iter', 'warmup_iters'),  # PolyLrUpdaterHook + LrUpdaterHook
+    ('optimizer_config.grad_cliip', 'grad_clip'),  # OptimizerHook
+    ('log_config.intervall', 'interval'),
+])
+def test_misspelt_section_key_is_an_error_naming_it(key, suggestion):
+    check_section_keys(_sections())
+    with pytest.raises(UserInputError, match=rf"^{key} \(from --cfg-options\) \(did you mean "
+                       rf"'{suggestion}'\?\) not accepted by what reads {key.split('.')[0]}"):
+        check_section_keys(_sections(**{key: 2}), option_keys={key: 2})
+
+
+def test_section_keys_of_other_types_and_policies_are_theirs():
+    cfg = _sections()
+    cfg.optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0005)
+    cfg.lr_config = dict(policy='step', step=[2], by_epoch=False)
+    check_section_keys(cfg)
+    with pytest.raises(UserInputError, match='optimizer.momentum not accepted by what reads'):
+        check_section_keys(_sections(**{'optimizer.momentum': 0.9}))  # AdamW has none
+    with pytest.raises(UserInputError, match='lr_config.step not accepted'):
+        check_section_keys(_sections(**{'lr_config.step': [2]}))  # poly has none
+
+
+@pytest.mark.parametrize('metric,message', [
+    ('mIOU', "evaluation.metric 'mIOU' .did you mean 'mIoU'.. not supported"),
+    ('cityscapes', "evaluation.metric 'cityscapes' not supported"),  # not a CityscapesDataset
+])
+def test_unsupported_evaluation_metric_is_an_error(metric, message):
+    check_section_keys(_sections(**{'evaluation.metric': ['mIoU', 'mFscore']}))
+    with pytest.raises(UserInputError, match=message):
+        check_section_keys(_sections(**{'evaluation.metric': metric}))
+    cfg = _sections(**{'evaluation.metric': 'cityscapes'})
+    cfg.data.val.type = 'CityscapesDataset'
+    check_section_keys(cfg)
+
+
+@pytest.mark.parametrize('key,value', [('runner.max_iters', 0), ('runner.max_iters', 2.5),
+                                       ('data.samples_per_gpu', 0), ('optimizer.lr', '6e-5'),
+                                       ('data.workers_per_gpu', -1)])
+def test_obviously_wrong_numbers_are_an_error(key, value):
+    with pytest.raises(UserInputError, match=rf'^{key} = {value!r}: must be'):
+        check_section_keys(_sections(**{key: value}))
+
+
+def test_top_level_typo_from_cfg_options_is_blamed_on_them():
+    cfg = _sections(optimiser=dict(lr=1e-4), sed=0)
+    with pytest.raises(UserInputError, match="^--cfg-options: top-level key.s. 'optimiser' .did "
+                       "you mean 'optimizer'.., 'sed' .did you mean 'seed'"):
+        check_top_level_keys(cfg, option_keys={'optimiser.lr': 1e-4, 'sed': 0})
+    with pytest.raises(UserInputError, match="^the config: top-level key.s. 'optimiser' .from "
+                       "--cfg-options. .did you mean 'optimizer'.., 'sed' .did you mean 'seed'"):
+        check_top_level_keys(cfg, option_keys={'optimiser.lr': 1e-4})  # sed: the file's
+    with pytest.raises(UserInputError, match="^the config: top-level key.s. 'optimiser' .did"):
+        check_top_level_keys(cfg)
+
+
 # ----------------------------------------------------------------------------- shipped configs
 def _shipped_configs():
     return [p for p in sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True))
@@ -255,6 +336,7 @@ def _assert_passes(path):
         return  # a base of other configs (configs/toy/_toy_base.py)
     assert check_top_level_keys(cfg) == []
     check_uda_keys_early(cfg)
+    check_section_keys(cfg)
     assert check_consistency(cfg) == []
 
 

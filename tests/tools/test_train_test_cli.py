@@ -292,6 +292,32 @@ evaluation = dict(interval=3, metric='mIoU')
 """
 
 
+@pytest.mark.parametrize('option,message', [
+    # once a TypeError at the first save, after training: no checkpoint, rc=1
+    ('checkpoint_config.intervall=2', "checkpoint_config.intervall (from --cfg-options) (did "
+                                      "you mean 'interval'?) not accepted"),
+    ('evaluation.metric=mIOU', "evaluation.metric 'mIOU' (did you mean 'mIoU'?) not "
+                               "supported"),  # once every evaluation failed, rc=3
+    ('optimiser.lr=0.1', "--cfg-options: top-level key(s) 'optimiser' (did you mean "
+                         "'optimizer'?)"),
+])
+def test_train_rejects_a_misspelt_option_before_the_work_dir(option, message, toy_data_root,
+                                                             tmp_path, capsys, monkeypatch):
+    from mmseg.utils import run_cli
+    from tools.train import main
+    monkeypatch.delenv('MICSEG_TRACEBACK', raising=False)
+    config = tmp_path / 'tiny.py'
+    config.write_text(TINY_CONFIG.replace('{root}', str(toy_data_root)))
+    argv = [str(config), '--work-dir', str(tmp_path / 'run'), '--cfg-options', option,
+            'runner.max_iters=6']
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(main, 'train', argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('Cannot train: ') and message in err and err.count('\n') == 1
+    assert not (tmp_path / 'run').exists()
+
+
 def _run(argv, cwd=REPO):
     env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONPATH=str(REPO))
     out = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
@@ -483,7 +509,8 @@ def test_saved_config_records_the_seed_given_on_the_command_line(tmp_path, monke
         raise Stop
     monkeypatch.setattr(train_tool, 'build_train_model', stop)
     # no dataset 'X' to build and check (the checks: tests/tools/test_train_checks.py)
-    monkeypatch.setattr(train_tool, 'check_before_training', lambda cfg, validate: (None, []))
+    monkeypatch.setattr(train_tool, 'check_before_training',
+                        lambda cfg, validate, option_keys: (None, []))
     (tmp_path / 'data').mkdir()
     mmcv.Config(dict(seed=0, model=dict(type='EncoderDecoder'),
                      data=dict(train=dict(type='X', data_root=str(tmp_path / 'data'))))
