@@ -334,7 +334,7 @@ def main(argv=None):
             eval_failed.append(name)
     if eval_failed:
         print(f"{len(eval_failed)} run(s) finished with failed evaluations: "
-              f"{', '.join(eval_failed)} (their checkpoints and the tools.test commands are "
+              f"{', '.join(eval_failed)} (their checkpoints and the tools/test.py commands are "
               f"named above; docs/RUNS.md)", file=sys.stderr)
         sys.exit(EXIT_EVALUATION_FAILED)
     if args.startup_test:

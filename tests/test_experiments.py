@@ -359,4 +359,4 @@ def test_a_run_with_failed_evaluations_does_not_stop_the_next_runs(tmp_path, mon
     first = osp.splitext(osp.basename(calls[0]))[0]
     assert capsys.readouterr().err == (
         f'1 run(s) finished with failed evaluations: {first} (their checkpoints and the '
-        f'tools.test commands are named above; docs/RUNS.md)\n')
+        f'tools/test.py commands are named above; docs/RUNS.md)\n')
