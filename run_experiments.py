@@ -84,21 +84,28 @@ def add_slurm_args(parser):
                        help="GPUs per run (default: the config's n_gpus; 0: none)")
 
 
+def slurm_options(args):
+    """The SlurmOptions of --partition, --time, ...; bad values raise UserInputError."""
+    from tools.slurm.sbatch import SlurmOptions
+    return SlurmOptions(args.partition, args.time, args.cpus_per_task, args.mem,
+                        args.gpus_per_run)
+
+
 def submit_slurm(runs, args):
     """Write ``<work_dir>/<name>.sbatch`` for each run and, unless --dry-run, submit it.
+    The jobs run in the current folder, as local runs do (relative paths, custom_imports).
 
     Returns a list of (name, script path, job id or None)."""
     from mmcv import Config as _Config
 
-    from tools.slurm.sbatch import SlurmOptions, submit, write_sbatch_script
-    options = SlurmOptions(args.partition, args.time, args.cpus_per_task, args.mem,
-                           args.gpus_per_run)
+    from tools.slurm.sbatch import submit, write_sbatch_script
+    options = slurm_options(args)
     train_args = ['--cfg-options'] + args.cfg_options if args.cfg_options else []
     jobs = []
     for name, path in runs:
         cfg = _Config.fromfile(path)
         script = write_sbatch_script(name, path, cfg.work_dir, cfg.get('n_gpus', 1), options,
-                                     train_args)
+                                     train_args, cwd=os.getcwd())
         job_id = None if args.dry_run else submit(script)
         jobs.append((name, script, job_id))
         print(f'{name}: {osp.relpath(script)}' + (f' -> job {job_id}' if job_id else ''),
@@ -303,6 +310,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.dry_run and args.machine != 'slurm':
         return _dry_run(args)
+    if args.machine == 'slurm':
+        slurm_options(args)  # refuse a bad --time before any config is written
     gen_dir_given = args.gen_dir
     args.gen_dir = args.gen_dir or GEN_CONFIG_DIR
     runs = prepare_runs(args)
