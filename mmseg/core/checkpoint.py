@@ -169,9 +169,10 @@ def update_latest_link(out_dir, filename, link_name='latest.pth'):
     os.replace(tmp, dst)
 
 
-def find_latest_checkpoint(work_dir):
+def find_latest_checkpoint(work_dir, skipped=None):
     """The ``iter_<N>.pth`` of ``work_dir`` with the largest N that is a complete zip file, or
-    None. (Files being written have temporary names and are never candidates.)"""
+    None. (Files being written have temporary names and are never candidates.) The newer files
+    passed over are appended to the list ``skipped`` as (path, reason), for a warning."""
     if not osp.isdir(work_dir):
         return None
     found = []
@@ -182,6 +183,9 @@ def find_latest_checkpoint(work_dir):
     for _, path in sorted(found, reverse=True):
         if zipfile.is_zipfile(path):
             return path
+        if skipped is not None:
+            skipped.append((path, f'not a complete checkpoint ({os.path.getsize(path)} bytes, '
+                                  f'not a whole zip file: truncated or damaged)'))
     return None
 
 
