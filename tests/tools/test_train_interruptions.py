@@ -145,8 +145,9 @@ def test_failing_evaluation_keeps_the_checkpoint_and_exits_3(toy_data_root, tmp_
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith('Training finished, but 2 evaluation(s) failed: after iteration 1 '
                            '(RuntimeError: CUDA out of memory')
-    assert last.endswith(f'Kept: {work}/iter_2.pth; evaluate it with: python -m tools.test '
-                         f'{config} {work}/iter_2.pth --eval mIoU')
+    # the repository's tools/test.py by its absolute path: the user runs from tmp_path
+    assert last.endswith(f'Kept: {work}/iter_2.pth; evaluate it with: python '
+                         f'{REPO}/tools/test.py {config} {work}/iter_2.pth --eval mIoU')
     assert config.is_file()
     failed = [r for r in _records(work) if r.get('mode') == 'val']
     assert [r['iter'] for r in failed] == [1, 2]
