@@ -20,12 +20,12 @@ import zipfile
 import numpy as np
 import torch
 
-from mmseg.utils.errors import UserFileNotFoundError, UserInputError
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserRuntimeError
 
 __all__ = ['SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_checkpoint_file',
            'check_checkpoint_file', 'save_checkpoint_file', 'update_latest_link',
            'find_latest_checkpoint', 'get_rng_state', 'set_rng_state', 'rng_state_preserved',
-           'file_mode']
+           'file_mode', 'check_state_dict_fits']
 
 CHECKPOINT_HINT = ('checkpoints are written by tools/train.py into the work_dir (iter_<N>.pth, '
                    'latest.pth); released MIC checkpoints: see README, "Datasets and weights"')
@@ -105,6 +105,30 @@ def _torch_load(filename, map_location, weights_only):
             raise
         raise UserInputError(f'{filename} cannot be read as a PyTorch checkpoint (damaged or '
                              f'not written by torch.save?): {str(error).splitlines()[0]}') from None
+
+
+def check_state_dict_fits(model, state_dict, filename):
+    """Raise UserRuntimeError (a RuntimeError) naming the file and the missing / unexpected /
+    mis-shaped keys, in one line, if the state dict does not fit ``model`` (tools/test.py, resume)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mis_shaped = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+                  for k, v in own.items()
+                  if k in state_dict and hasattr(state_dict[k], 'shape')
+                  and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if not (missing or unexpected or mis_shaped):
+        return
+
+    def listing(title, keys):
+        shown = ', '.join(keys[:10]) + (f', ... ({len(keys)} in all)' if len(keys) > 10 else '')
+        return f' {title}: {shown};' if keys else ''
+
+    raise UserRuntimeError(
+        f'checkpoint {filename} does not fit the {type(model).__name__} built from the config:'
+        + listing('missing keys', missing) + listing('unexpected keys', unexpected)
+        + listing('shape mismatches', mis_shaped)
+        + ' is it the checkpoint of a run of this config?')
 
 
 def save_checkpoint_file(checkpoint, filepath):
