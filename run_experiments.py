@@ -152,9 +152,10 @@ def apply_startup_test(cfg):
     cfg['checkpoint_config'] = dict(by_epoch=False, interval=100, save_last=True)
 
 
-def find_unfinished_run(out_dir, name):
+def find_unfinished_run(out_dir, name, cfg_options=None):
     """An earlier generated config ``<out_dir>/<yymmdd_HHMM>_<name>_<5 hex>.py`` whose work_dir
-    holds a checkpoint before its last iteration (a run that was interrupted), or None."""
+    holds a checkpoint before its last iteration (a run that was interrupted), or None. The
+    config is read with ``cfg_options`` merged, as the training reads it (max_iters, work_dir)."""
     from mmseg.core.checkpoint import find_latest_checkpoint
     pattern = re.compile(r'\d{6}_\d{4}_' + re.escape(name) + r'_[0-9a-f]{5}\.py')
     candidates = sorted(f for f in os.listdir(out_dir) if pattern.fullmatch(f)) \
@@ -162,6 +163,8 @@ def find_unfinished_run(out_dir, name):
     for file in reversed(candidates):  # the newest first
         path = osp.join(out_dir, file)
         cfg = Config.fromfile(path)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
         latest = find_latest_checkpoint(cfg.work_dir)
         if latest is None:
             continue
@@ -204,7 +207,8 @@ def prepare_runs(args):
                                    f"(docs/REFERENCE.md §7.3)")
         exp_name = f"{args.machine}-{loaded['exp']}"
         out_dir = osp.join(args.gen_dir, exp_name)
-        unfinished = find_unfinished_run(out_dir, loaded['name'])
+        unfinished = find_unfinished_run(out_dir, loaded['name'],
+                                         _parse_cfg_options(args.cfg_options))
         if unfinished is not None:  # resumed by tools/train.py --auto-resume
             return [unfinished]
         name = unique_name(loaded['name'])
@@ -229,7 +233,7 @@ def prepare_runs(args):
             apply_debug(cfg, has_uda=any('_base_/uda/' in b for b in cfg['_base_']))
         if args.startup_test:
             apply_startup_test(cfg)
-        unfinished = find_unfinished_run(out_dir, cfg['name'])
+        unfinished = find_unfinished_run(out_dir, cfg['name'], _parse_cfg_options(args.cfg_options))
         if unfinished is not None:  # resumed by tools/train.py --auto-resume
             runs.append(unfinished)
             continue

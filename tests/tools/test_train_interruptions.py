@@ -75,7 +75,8 @@ def test_sigterm_saves_exits_75_and_auto_resume_ends_as_an_uninterrupted_run(
     assert 1 <= stopped_at < 6 and saved[0].name == f'iter_{stopped_at}.pth'
     assert err.strip().splitlines()[-1] == (
         f'Training stopped by SIGTERM after iteration {stopped_at}: checkpoint {saved[0]} '
-        f'written; run the same command with --auto-resume to continue')
+        f'written; to continue, run tools/train.py with --auto-resume or the same '
+        f'run_experiments.py command again')
     assert os.readlink(cut / 'latest.pth') == saved[0].name
 
     # The uninterrupted run, in this process (one torch thread as the subprocesses).
