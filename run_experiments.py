@@ -84,21 +84,28 @@ def add_slurm_args(parser):
                        help="GPUs per run (default: the config's n_gpus; 0: none)")
 
 
+def slurm_options(args):
+    """The SlurmOptions of --partition, --time, ...; bad values raise UserInputError."""
+    from tools.slurm.sbatch import SlurmOptions
+    return SlurmOptions(args.partition, args.time, args.cpus_per_task, args.mem,
+                        args.gpus_per_run)
+
+
 def submit_slurm(runs, args):
     """Write ``<work_dir>/<name>.sbatch`` for each run and, unless --dry-run, submit it.
+    The jobs run in the current folder, as local runs do (relative paths, custom_imports).
 
     Returns a list of (name, script path, job id or None)."""
     from mmcv import Config as _Config
 
-    from tools.slurm.sbatch import SlurmOptions, submit, write_sbatch_script
-    options = SlurmOptions(args.partition, args.time, args.cpus_per_task, args.mem,
-                           args.gpus_per_run)
+    from tools.slurm.sbatch import submit, write_sbatch_script
+    options = slurm_options(args)
     train_args = ['--cfg-options'] + args.cfg_options if args.cfg_options else []
     jobs = []
     for name, path in runs:
         cfg = _Config.fromfile(path)
         script = write_sbatch_script(name, path, cfg.work_dir, cfg.get('n_gpus', 1), options,
-                                     train_args)
+                                     train_args, cwd=os.getcwd())
         job_id = None if args.dry_run else submit(script)
         jobs.append((name, script, job_id))
         print(f'{name}: {osp.relpath(script)}' + (f' -> job {job_id}' if job_id else ''),
@@ -145,9 +152,10 @@ def apply_startup_test(cfg):
     cfg['checkpoint_config'] = dict(by_epoch=False, interval=100, save_last=True)
 
 
-def find_unfinished_run(out_dir, name):
+def find_unfinished_run(out_dir, name, cfg_options=None):
     """An earlier generated config ``<out_dir>/<yymmdd_HHMM>_<name>_<5 hex>.py`` whose work_dir
-    holds a checkpoint before its last iteration (a run that was interrupted), or None."""
+    holds a checkpoint before its last iteration (a run that was interrupted), or None. The
+    config is read with ``cfg_options`` merged, as the training reads it (max_iters, work_dir)."""
     from mmseg.core.checkpoint import find_latest_checkpoint
     pattern = re.compile(r'\d{6}_\d{4}_' + re.escape(name) + r'_[0-9a-f]{5}\.py')
     candidates = sorted(f for f in os.listdir(out_dir) if pattern.fullmatch(f)) \
@@ -155,6 +163,8 @@ def find_unfinished_run(out_dir, name):
     for file in reversed(candidates):  # the newest first
         path = osp.join(out_dir, file)
         cfg = Config.fromfile(path)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
         latest = find_latest_checkpoint(cfg.work_dir)
         if latest is None:
             continue
@@ -197,7 +207,8 @@ def prepare_runs(args):
                                    f"(docs/REFERENCE.md §7.3)")
         exp_name = f"{args.machine}-{loaded['exp']}"
         out_dir = osp.join(args.gen_dir, exp_name)
-        unfinished = find_unfinished_run(out_dir, loaded['name'])
+        unfinished = find_unfinished_run(out_dir, loaded['name'],
+                                         _parse_cfg_options(args.cfg_options))
         if unfinished is not None:  # resumed by tools/train.py --auto-resume
             return [unfinished]
         name = unique_name(loaded['name'])
@@ -222,7 +233,7 @@ def prepare_runs(args):
             apply_debug(cfg, has_uda=any('_base_/uda/' in b for b in cfg['_base_']))
         if args.startup_test:
             apply_startup_test(cfg)
-        unfinished = find_unfinished_run(out_dir, cfg['name'])
+        unfinished = find_unfinished_run(out_dir, cfg['name'], _parse_cfg_options(args.cfg_options))
         if unfinished is not None:  # resumed by tools/train.py --auto-resume
             runs.append(unfinished)
             continue
@@ -303,6 +314,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.dry_run and args.machine != 'slurm':
         return _dry_run(args)
+    if args.machine == 'slurm':
+        slurm_options(args)  # refuse a bad --time before any config is written
     gen_dir_given = args.gen_dir
     args.gen_dir = args.gen_dir or GEN_CONFIG_DIR
     runs = prepare_runs(args)
@@ -334,7 +347,7 @@ def main(argv=None):
             eval_failed.append(name)
     if eval_failed:
         print(f"{len(eval_failed)} run(s) finished with failed evaluations: "
-              f"{', '.join(eval_failed)} (their checkpoints and the tools.test commands are "
+              f"{', '.join(eval_failed)} (their checkpoints and the tools/test.py commands are "
               f"named above; docs/RUNS.md)", file=sys.stderr)
         sys.exit(EXIT_EVALUATION_FAILED)
     if args.startup_test:

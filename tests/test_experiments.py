@@ -291,6 +291,25 @@ def test_an_interrupted_run_is_resumed_instead_of_started_again(tmp_path, monkey
     assert second != first and re.fullmatch(r'\d{6}_\d{4}_myrun_[0-9a-f]{5}', second)
 
 
+def test_an_interrupted_run_is_found_with_the_max_iters_of_cfg_options(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / 'my.py'
+    config.write_text("name = 'myrun'\nexp = 'toy'\nrunner = dict(type='IterBasedRunner', "
+                      "max_iters=4)\n")
+    argv = ['--config', str(config), '--dry-run', '--gen-dir', str(tmp_path / 'gen'),
+            '--cfg-options', 'runner.max_iters=40']
+    [(first, first_path)] = run_experiments.main(argv)
+    work_dir = tmp_path / 'work_dirs' / 'local-toy' / first
+    work_dir.mkdir(parents=True)
+    # stopped after 4 of the 40 iterations the training was given (the config says 4)
+    torch.save({}, work_dir / 'iter_4.pth')
+    assert run_experiments.main(argv) == [(first, first_path)]
+    # without the option the same checkpoint is the end of a finished run: a new run
+    [(second, _)] = run_experiments.main(argv[:-2])
+    assert second != first
+
+
 def test_dry_run_without_gen_dir_keeps_nothing(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(run_experiments, 'GEN_CONFIG_DIR', str(tmp_path / 'default_generated'))
     runs = run_experiments.main(['--exp', '1', '--dry-run'])
@@ -359,4 +378,4 @@ def test_a_run_with_failed_evaluations_does_not_stop_the_next_runs(tmp_path, mon
     first = osp.splitext(osp.basename(calls[0]))[0]
     assert capsys.readouterr().err == (
         f'1 run(s) finished with failed evaluations: {first} (their checkpoints and the '
-        f'tools.test commands are named above; docs/RUNS.md)\n')
+        f'tools/test.py commands are named above; docs/RUNS.md)\n')

@@ -11,7 +11,7 @@ from mmcv.parallel import collate
 from mmcv.runner import CheckpointLoader
 from mmcv.utils import build_from_cfg
 
-from mmseg.core.checkpoint import load_checkpoint_file
+from mmseg.core.checkpoint import check_state_dict_fits, load_checkpoint_file
 from mmseg.utils.errors import UserFileNotFoundError, UserRuntimeError, UserTypeError
 from mmseg.datasets import PIPELINES
 from mmseg.models import build_segmentor
@@ -46,30 +46,6 @@ def revise_state_dict(state_dict, revise_keys=((r'^module\.', ''), )):
     return student, dropped
 
 
-def _check_fits(model, state_dict, filename):
-    """Raise UserRuntimeError (a RuntimeError) naming the file and the missing / unexpected /
-    mis-shaped keys, in one line, if the state dict does not fit ``model``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    mis_shaped = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
-                  for k, v in own.items()
-                  if k in state_dict and hasattr(state_dict[k], 'shape')
-                  and tuple(state_dict[k].shape) != tuple(v.shape)]
-    if not (missing or unexpected or mis_shaped):
-        return
-
-    def listing(title, keys):
-        shown = ', '.join(keys[:10]) + (f', ... ({len(keys)} in all)' if len(keys) > 10 else '')
-        return f' {title}: {shown};' if keys else ''
-
-    raise UserRuntimeError(
-        f'checkpoint {filename} does not fit the {type(model).__name__} built from the config:'
-        + listing('missing keys', missing) + listing('unexpected keys', unexpected)
-        + listing('shape mismatches', mis_shaped)
-        + ' is it the checkpoint of a run of this config?')
-
-
 def load_segmentor_checkpoint(model, filename, map_location='cpu',
                               revise_keys=((r'^module\.', ''), ), trust=False):
     """Load ``filename`` into ``model`` (strict) after ``revise_state_dict``; return the checkpoint.
@@ -88,7 +64,7 @@ def load_segmentor_checkpoint(model, filename, map_location='cpu',
                                "with a 'state_dict'")
     state_dict = checkpoint.get('state_dict', checkpoint)
     state_dict, _ = revise_state_dict(state_dict, revise_keys)
-    _check_fits(model, state_dict, filename)
+    check_state_dict_fits(model, state_dict, filename)
     model.load_state_dict(state_dict, strict=True)
     return checkpoint
 

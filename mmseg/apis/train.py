@@ -148,7 +148,10 @@ def _load_or_resume(runner, cfg):
     --load-from (weights only)."""
     resume_from = cfg.get('resume_from')
     if not resume_from and cfg.get('auto_resume'):
-        resume_from = find_latest_checkpoint(cfg.work_dir)
+        skipped = []
+        resume_from = find_latest_checkpoint(cfg.work_dir, skipped)
+        for path, reason in skipped:  # never passed over without a word
+            runner.logger.warning(f'auto-resume: skipped {path}: {reason}')
         if resume_from is None:
             runner.logger.info(f'auto-resume: no checkpoint in {cfg.work_dir}, starting anew')
     for key, path in (('resume_from', resume_from), ('load_from', cfg.get('load_from'))):

@@ -20,12 +20,12 @@ import zipfile
 import numpy as np
 import torch
 
-from mmseg.utils.errors import UserFileNotFoundError, UserInputError
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserRuntimeError
 
 __all__ = ['SAFE_GLOBALS', 'UntrustedCheckpointError', 'load_checkpoint_file',
            'check_checkpoint_file', 'save_checkpoint_file', 'update_latest_link',
            'find_latest_checkpoint', 'get_rng_state', 'set_rng_state', 'rng_state_preserved',
-           'file_mode']
+           'file_mode', 'check_state_dict_fits']
 
 CHECKPOINT_HINT = ('checkpoints are written by tools/train.py into the work_dir (iter_<N>.pth, '
                    'latest.pth); released MIC checkpoints: see README, "Datasets and weights"')
@@ -107,6 +107,30 @@ def _torch_load(filename, map_location, weights_only):
                              f'not written by torch.save?): {str(error).splitlines()[0]}') from None
 
 
+def check_state_dict_fits(model, state_dict, filename):
+    """Raise UserRuntimeError (a RuntimeError) naming the file and the missing / unexpected /
+    mis-shaped keys, in one line, if the state dict does not fit ``model`` (tools/test.py, resume)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    mis_shaped = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+                  for k, v in own.items()
+                  if k in state_dict and hasattr(state_dict[k], 'shape')
+                  and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if not (missing or unexpected or mis_shaped):
+        return
+
+    def listing(title, keys):
+        shown = ', '.join(keys[:10]) + (f', ... ({len(keys)} in all)' if len(keys) > 10 else '')
+        return f' {title}: {shown};' if keys else ''
+
+    raise UserRuntimeError(
+        f'checkpoint {filename} does not fit the {type(model).__name__} built from the config:'
+        + listing('missing keys', missing) + listing('unexpected keys', unexpected)
+        + listing('shape mismatches', mis_shaped)
+        + ' is it the checkpoint of a run of this config?')
+
+
 def save_checkpoint_file(checkpoint, filepath):
     """Write ``checkpoint`` to ``filepath`` atomically: a temporary file in the same folder is
     written, flushed and fsync'ed, then renamed over ``filepath`` (os.replace). A crash leaves
@@ -169,9 +193,10 @@ def update_latest_link(out_dir, filename, link_name='latest.pth'):
     os.replace(tmp, dst)
 
 
-def find_latest_checkpoint(work_dir):
+def find_latest_checkpoint(work_dir, skipped=None):
     """The ``iter_<N>.pth`` of ``work_dir`` with the largest N that is a complete zip file, or
-    None. (Files being written have temporary names and are never candidates.)"""
+    None. (Files being written have temporary names and are never candidates.) The newer files
+    passed over are appended to the list ``skipped`` as (path, reason), for a warning."""
     if not osp.isdir(work_dir):
         return None
     found = []
@@ -182,6 +207,9 @@ def find_latest_checkpoint(work_dir):
     for _, path in sorted(found, reverse=True):
         if zipfile.is_zipfile(path):
             return path
+        if skipped is not None:
+            skipped.append((path, f'not a complete checkpoint ({os.path.getsize(path)} bytes, '
+                                  f'not a whole zip file: truncated or damaged)'))
     return None
 
 

@@ -19,8 +19,8 @@ from torch.optim import Optimizer
 
 from mmseg.utils.errors import UserKeyError, UserRuntimeError
 
-from .checkpoint import (load_checkpoint_file, save_checkpoint_file, set_rng_state,
-                         update_latest_link, get_rng_state)
+from .checkpoint import (check_state_dict_fits, load_checkpoint_file, save_checkpoint_file,
+                         set_rng_state, update_latest_link, get_rng_state)
 
 __all__ = ['ResumableIterBasedRunner']
 
@@ -96,6 +96,8 @@ class ResumableIterBasedRunner(IterBasedRunner):
         for pattern, replacement in revise_keys:
             state_dict = OrderedDict((re.sub(pattern, replacement, k), v)
                                      for k, v in state_dict.items())
+        if strict:  # one line naming the keys, instead of mmcv's RuntimeError listing
+            check_state_dict_fits(self.uda_module, state_dict, filename)
         load_state_dict(self.uda_module, state_dict, strict, self.logger)
         return checkpoint
 
@@ -105,7 +107,9 @@ class ResumableIterBasedRunner(IterBasedRunner):
         if map_location == 'default':
             map_location = 'cpu' if not torch.cuda.is_available() else None
         filename = checkpoint
-        checkpoint = self.load_checkpoint(filename, map_location=map_location)
+        # Resuming continues this model's run: the checkpoint must fit it exactly (the same
+        # keys and shapes), never a partial load of another model's weights.
+        checkpoint = self.load_checkpoint(filename, map_location=map_location, strict=True)
         meta = checkpoint.get('meta') or {}
         if 'iter' not in meta:
             raise UserKeyError(f'{filename} has no meta.iter: not a checkpoint of a training run '

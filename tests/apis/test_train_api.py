@@ -148,6 +148,51 @@ def test_train_segmentor_resume_continues_from_the_checkpoint(tmp_path, constant
     assert model.weight.item() == pytest.approx(weight, rel=1e-5)
 
 
+def test_auto_resume_names_every_damaged_checkpoint_it_skips(tmp_path, constant_model,
+                                                              tiny_dataset, caplog):
+    train_segmentor(constant_model(), tiny_dataset(length=12), _config(tmp_path, dict(),
+                    max_iters=3, eval_interval=3), timestamp='a')
+    whole = (tmp_path / 'iter_3.pth').read_bytes()
+    (tmp_path / 'iter_5.pth').write_bytes(whole[:len(whole) // 2])  # truncate -s: a torn copy
+    (tmp_path / 'iter_4.pth').write_bytes(b'')
+    cfg = _config(tmp_path, dict(), max_iters=6, eval_interval=6)
+    cfg.auto_resume = True
+    with caplog.at_level(logging.INFO):
+        runner = train_segmentor(constant_model(), tiny_dataset(length=12), cfg, timestamp='b')
+    assert runner.iter == 6
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings[:2] == [
+        f'auto-resume: skipped {tmp_path}/iter_5.pth: not a complete checkpoint '
+        f'({len(whole) // 2} bytes, not a whole zip file: truncated or damaged)',
+        f'auto-resume: skipped {tmp_path}/iter_4.pth: not a complete checkpoint '
+        f'(0 bytes, not a whole zip file: truncated or damaged)']
+    assert any(r.getMessage().startswith(f'resumed from {tmp_path}/iter_3.pth')
+               for r in caplog.records)
+
+
+def test_resume_from_another_models_checkpoint_is_refused_before_training(
+        tmp_path, constant_model, tiny_dataset):
+    from mmseg.utils.errors import UserInputError
+    first = tmp_path / 'first'
+    train_segmentor(constant_model(), tiny_dataset(length=12), _config(first, dict(),
+                    max_iters=3, eval_interval=3), timestamp='a')
+    checkpoint = torch.load(first / 'iter_3.pth', weights_only=True)
+    # another model's run: a 3-element weight and a head the model does not have
+    checkpoint['state_dict'] = dict(weight=torch.ones(3), **{'head.bias': torch.zeros(3)})
+    torch.save(checkpoint, tmp_path / 'other.pth')
+    cfg = _config(tmp_path / 'second', dict(), max_iters=6, eval_interval=6)
+    cfg.resume_from = str(tmp_path / 'other.pth')
+    model = constant_model()
+    with pytest.raises(UserInputError) as error:
+        train_segmentor(model, tiny_dataset(length=12), cfg, timestamp='b')
+    assert str(error.value) == (
+        f'checkpoint {tmp_path}/other.pth does not fit the ConstantModel built from the config: '
+        'unexpected keys: head.bias; shape mismatches: weight: checkpoint (3,) vs model (1,); '
+        'is it the checkpoint of a run of this config?')
+    assert model.weight.item() == 2.0  # nothing loaded, nothing trained
+    assert not list((tmp_path / 'second').glob('iter_*.pth'))
+
+
 def test_train_segmentor_missing_load_from_names_the_file(tmp_path, constant_model,
                                                           tiny_dataset):
     cfg = _config(tmp_path, dict())

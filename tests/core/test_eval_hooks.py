@@ -3,6 +3,7 @@ logged with the checkpoint kept while training goes on (docs/RUNS.md)."""
 import json
 import logging
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,7 +135,10 @@ def test_failed_evaluation_keeps_checkpoint_and_training_goes_on(tmp_path, caplo
     assert runner.iter == 4 and len(model.seen) == 4  # trained on after the failure
     assert (work / 'iter_2.pth').is_file() and (work / 'iter_4.pth').is_file()
     cause = 'ValueError: cannot decode the image file val/broken.png'
-    command = f'python -m tools.test CONFIG {work}/iter_2.pth --eval mIoU'
+    # the repository's tools/test.py by its absolute path: it runs from any folder
+    script = Path(__file__).resolve().parents[2] / 'tools' / 'test.py'
+    assert script.is_file()
+    command = f'python {script} CONFIG {work}/iter_2.pth --eval mIoU'
     assert hook.failures == [dict(iter=2, cause=cause, checkpoint=f'{work}/iter_2.pth',
                                   command=command)]
     error, = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]

@@ -92,7 +92,8 @@ def test_signal_mid_iteration_saves_that_iteration_and_resume_is_exact(tmp_path,
     assert stop.value.exit_code == EXIT_PREEMPTED == 75
     assert str(stop.value) == (
         f'Training stopped by {signal.Signals(signum).name} after iteration 3: checkpoint '
-        f'{checkpoint} written; run the same command with --auto-resume to continue')
+        f'{checkpoint} written; to continue, run tools/train.py with --auto-resume or the '
+        f'same run_experiments.py command again')
     assert sorted(p.name for p in (tmp_path / 'cut').glob('iter_*.pth')) == ['iter_3.pth']
     assert torch.load(checkpoint, weights_only=True)['meta']['iter'] == 3
     resumed = _train(tmp_path / 'cut', 7, SignallingModel(), resume_from=checkpoint, seed=9)

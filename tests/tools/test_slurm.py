@@ -41,15 +41,15 @@ def _bash_syntax_ok(script, tmp_path):
 # ----------------------------------------------------------------------------- scripts
 def _train_line(script):
     """The line that starts the training (run in the background by the script)."""
-    line, = [l for l in script.splitlines() if ' -m tools.train ' in l]
+    line, = [l for l in script.splitlines() if '/tools/train.py ' in l]
     assert line.endswith(' &')
     return line[:-2]
 
 
-def test_one_gpu_run_trains_in_the_job_from_the_project_root(tmp_path):
+def test_one_gpu_run_trains_in_the_folder_it_was_submitted_from(tmp_path):
     options = SlurmOptions(partition='gpu', time='1-02:00:00', cpus_per_task=8, mem='64G')
     script = sbatch_script('run_a', 'cfg/run_a.py', str(tmp_path / 'work'), 1, options,
-                           ['--cfg-options', 'data.workers_per_gpu=0'])
+                           ['--cfg-options', 'data.workers_per_gpu=0'], cwd=str(tmp_path))
     assert _directives(script) == {
         'job-name': 'run_a', 'output': f'{tmp_path}/work/slurm-%j.out',
         'error': f'{tmp_path}/work/slurm-%j.err', 'open-mode': 'append', 'nodes': '1',
@@ -57,14 +57,16 @@ def test_one_gpu_run_trains_in_the_job_from_the_project_root(tmp_path):
         'gres': 'gpu:1', 'partition': 'gpu', 'time': '1-02:00:00', 'cpus-per-task': '8',
         'mem': '64G'}
     lines = script.splitlines()
-    assert f'cd {REPO}' in lines
+    # the user's folder (relative data paths, custom_imports), the project importable
+    assert f'cd {tmp_path}' in lines and f'cd {REPO}' not in lines
+    assert f'export PYTHONPATH={REPO}${{PYTHONPATH:+:$PYTHONPATH}}' in lines
     if (REPO / '.venv/bin/activate').is_file():
         assert f'. {REPO}/.venv/bin/activate' in lines
     else:  # a checkout without .venv (a git worktree): the Python that wrote the script
         assert f'PYTHON={sys.executable}' in lines
     # --auto-resume: the requeued job continues from the checkpoint written on the signal
     assert _train_line(script) == (
-        f'"$PYTHON" -m tools.train {Path.cwd() / "cfg/run_a.py"} --work-dir '
+        f'"$PYTHON" {REPO}/tools/train.py {Path.cwd() / "cfg/run_a.py"} --work-dir '
         f'{tmp_path}/work --auto-resume --cfg-options data.workers_per_gpu=0')
     assert 'srun' not in script and '--launcher' not in script
     assert _bash_syntax_ok(script, tmp_path)
@@ -75,7 +77,7 @@ def test_multi_gpu_run_starts_one_process_per_gpu_with_srun(tmp_path):
     directives = _directives(script)
     assert directives['ntasks'] == '4' and directives['gres'] == 'gpu:4'
     assert 'partition' not in directives and 'time' not in directives
-    assert _train_line(script).startswith('srun "$PYTHON" -m tools.train ')
+    assert _train_line(script).startswith(f'srun "$PYTHON" {REPO}/tools/train.py ')
     assert _train_line(script).endswith(' --auto-resume --launcher slurm')
     assert _bash_syntax_ok(script, tmp_path)
 
@@ -120,7 +122,7 @@ def test_script_forwards_usr1_and_requeues_only_a_stopped_training(tmp_path, sta
         go.touch()
     assert job.wait(timeout=20) == status
     calls = log.read_text().splitlines()
-    assert calls[0].startswith('-m tools.train ') and '--auto-resume' in calls[0]
+    assert calls[0].startswith(f'{tmp_path}/tools/train.py ') and '--auto-resume' in calls[0]
     assert ('scontrol requeue 42' in calls) == requeued
     assert ('USR1' in calls) == (status == 75)
 
@@ -132,6 +134,19 @@ def test_gpus_per_run_overrides_n_gpus(tmp_path):
     assert _directives(two)['gres'] == 'gpu:2'
     with pytest.raises(UserInputError, match='--gpus-per-run'):
         SlurmOptions(gpus_per_run=-1)
+
+
+@pytest.mark.parametrize('limit,seconds', [('5', 300), ('10:00', 600), ('00:10:00', 600),
+                                           ('0-0:10', 600)])
+def test_time_not_longer_than_the_signal_lead_is_refused(limit, seconds):
+    # Slurm reads '5' as 5 minutes: SIGUSR1 600 s before the limit would come before the start.
+    with pytest.raises(UserInputError) as error:
+        SlurmOptions(time=limit)
+    assert str(error.value) == (
+        f'--time {limit} ({seconds} s) is not longer than the 600 s before the time limit at '
+        f'which the job is told to save and stop (docs/RUNS.md): give a longer --time')
+    for longer in ('11', '00:10:01', '1-00', 'UNLIMITED'):
+        assert SlurmOptions(time=longer).time == longer
 
 
 # ----------------------------------------------------------------------------- run_experiments
@@ -182,7 +197,7 @@ def test_slurm_machine_submits_one_script_per_run(tmp_path, toy_cwd, fake_sbatch
         assert directives['job-name'] == name
         assert directives['gres'] == 'gpu:1'  # the toy configs' n_gpus
         assert directives['partition'] == 'cpu' and directives['time'] == '00:30:00'
-        assert f'tools.train {os.path.abspath(config)} ' in text
+        assert f'tools/train.py {os.path.abspath(config)} ' in text
         assert _train_line(text).endswith('--auto-resume --cfg-options data.workers_per_gpu=0')
 
 
@@ -198,6 +213,36 @@ def test_slurm_dry_run_writes_scripts_without_submitting(tmp_path, fake_sbatch, 
     script = (tmp_path / 'work' / 'slurm-toy' / name / f'{name}.sbatch').read_text()
     assert 'gres' not in _directives(script)
     assert "'max_iters': 2" in Path(config).read_text()  # --startup-test
+
+
+def test_slurm_job_runs_in_the_folder_run_experiments_was_called_from(tmp_path, fake_sbatch,
+                                                                      monkeypatch, capsys):
+    """A config outside the repository: relative data paths and the user's own modules
+    resolve in the job as in the check before submitting (README, own modules)."""
+    user = tmp_path / 'user'
+    user.mkdir()
+    (user / 'toy.py').write_text(TOY_CONFIG.format(repo=REPO, data=tmp_path))
+    monkeypatch.chdir(user)
+    runs, _ = _run_experiments(['--config', 'toy.py', '--machine', 'slurm', '--dry-run',
+                                '--gpus-per-run', '0'], capsys)
+    (name, _), = runs
+    script, = (user / 'work_dirs' / 'slurm-toy' / name).glob('*.sbatch')
+    lines = script.read_text().splitlines()
+    assert f'cd {user}' in lines and f'cd {REPO}' not in lines
+    assert f'export PYTHONPATH={REPO}${{PYTHONPATH:+:$PYTHONPATH}}' in lines
+    assert _train_line(script.read_text()).startswith(f'"$PYTHON" {REPO}/tools/train.py ')
+
+
+def test_slurm_time_shorter_than_the_signal_lead_writes_nothing(tmp_path, fake_sbatch, capsys):
+    (tmp_path / 'toy.py').write_text(TOY_CONFIG.format(repo=REPO, data=tmp_path))
+    err = _cli_error(['--config', str(tmp_path / 'toy.py'), '--machine', 'slurm', '--time', '5',
+                      '--gen-dir', str(tmp_path / 'gen'), '--work-dirs', str(tmp_path / 'w')],
+                     capsys)
+    assert err == ('Cannot submit: --time 5 (300 s) is not longer than the 600 s before the '
+                   'time limit at which the job is told to save and stop (docs/RUNS.md): give '
+                   'a longer --time\n')
+    assert not (tmp_path / 'gen').exists() and not (tmp_path / 'w').exists()
+    assert not fake_sbatch.exists()
 
 
 def _refusing_sbatch(tmp_path, monkeypatch, message):

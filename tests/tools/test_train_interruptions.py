@@ -75,7 +75,8 @@ def test_sigterm_saves_exits_75_and_auto_resume_ends_as_an_uninterrupted_run(
     assert 1 <= stopped_at < 6 and saved[0].name == f'iter_{stopped_at}.pth'
     assert err.strip().splitlines()[-1] == (
         f'Training stopped by SIGTERM after iteration {stopped_at}: checkpoint {saved[0]} '
-        f'written; run the same command with --auto-resume to continue')
+        f'written; to continue, run tools/train.py with --auto-resume or the same '
+        f'run_experiments.py command again')
     assert os.readlink(cut / 'latest.pth') == saved[0].name
 
     # The uninterrupted run, in this process (one torch thread as the subprocesses).
@@ -145,8 +146,9 @@ def test_failing_evaluation_keeps_the_checkpoint_and_exits_3(toy_data_root, tmp_
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith('Training finished, but 2 evaluation(s) failed: after iteration 1 '
                            '(RuntimeError: CUDA out of memory')
-    assert last.endswith(f'Kept: {work}/iter_2.pth; evaluate it with: python -m tools.test '
-                         f'{config} {work}/iter_2.pth --eval mIoU')
+    # the repository's tools/test.py by its absolute path: the user runs from tmp_path
+    assert last.endswith(f'Kept: {work}/iter_2.pth; evaluate it with: python '
+                         f'{REPO}/tools/test.py {config} {work}/iter_2.pth --eval mIoU')
     assert config.is_file()
     failed = [r for r in _records(work) if r.get('mode') == 'val']
     assert [r['iter'] for r in failed] == [1, 2]

@@ -36,10 +36,16 @@ def _kept_checkpoint(runner):
     return own if osp.isfile(own) else find_latest_checkpoint(runner.work_dir)
 
 
+# The repository's tools/test.py by its absolute path: `python -m tools.test` only works from the
+# repository root, and users run from their own folders (docs/RUNS.md).
+TEST_SCRIPT = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+                       'tools', 'test.py')
+
+
 def _retest_command(runner, checkpoint):
     config_name = (runner.meta or {}).get('exp_name') or 'CONFIG'
     config = osp.join(runner.work_dir, config_name) if config_name != 'CONFIG' else config_name
-    return f'python -m tools.test {config} {checkpoint} --eval mIoU'
+    return f'python {TEST_SCRIPT} {config} {checkpoint} --eval mIoU'
 
 
 def _record_failure(hook, runner, error):

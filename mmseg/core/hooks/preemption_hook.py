@@ -91,8 +91,9 @@ class PreemptionHook(Hook):
             dist.barrier()  # no rank exits (and gets the others killed) before rank 0 saved
         name = self.stop_signals.received or 'a stop signal (on another rank)'
         raise Preempted(f'Training stopped by {name} after iteration {runner.iter + 1}: '
-                        f'checkpoint {checkpoint} written; run the same command with '
-                        f'--auto-resume to continue', checkpoint=checkpoint)
+                        f'checkpoint {checkpoint} written; to continue, run tools/train.py '
+                        f'with --auto-resume or the same run_experiments.py command again',
+                        checkpoint=checkpoint)
 
     @staticmethod
     def _save(runner):
