@@ -334,26 +334,6 @@ def _wait_for_job(job_id, env, timeout=300):
 
 
 @pytest.mark.slow
-def test_real_slurm_runs_a_submitted_toy_run(slurm_cluster, toy_data_root, tmp_path):
-    (tmp_path / 'toy.py').write_text(TOY_CONFIG.format(repo=REPO, data=toy_data_root))
-    env = dict(slurm_cluster, OMP_NUM_THREADS='1',
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get('PYTHONPATH', '')]))
-    out = subprocess.run(
-        [sys.executable, 'run_experiments.py', '--config', str(tmp_path / 'toy.py'),
-         '--machine', 'slurm', '--startup-test', '--gpus-per-run', '0',
-         '--gen-dir', str(tmp_path / 'gen'), '--work-dirs', str(tmp_path / 'work'),
-         '--cfg-options', 'data.workers_per_gpu=0'],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    job_id = re.search(r'job ids: (\d+)', out.stdout).group(1)
-    _wait_for_job(job_id, env)
-    work_dir, = (tmp_path / 'work' / 'slurm-toy').iterdir()
-    assert (work_dir / f'slurm-{job_id}.out').exists()
-    assert (work_dir / 'latest.pth').exists(), (work_dir / f'slurm-{job_id}.err').read_text()
-    assert (work_dir / 'iter_2.pth').exists()
-
-
-@pytest.mark.slow
 def test_real_slurm_srun_tasks_join_one_process_group(slurm_cluster, tmp_path):
     # What the script of a multi-GPU run does (srun ... --launcher slurm), without GPUs.
     code = ('import torch, torch.distributed as dist; from mmseg.utils import init_dist; '
@@ -390,7 +370,8 @@ def _poll(condition, what, timeout=180):
 @pytest.mark.slow
 def test_real_slurm_signal_saves_requeues_and_the_job_finishes(slurm_cluster, toy_data_root,
                                                                tmp_path):
-    """USR1 to the batch shell (what --signal=B:USR1@<s> sends before the time limit): the
+    """A toy run submitted by run_experiments.py --machine slurm trains in its job; USR1 to
+    the batch shell (what --signal=B:USR1@<s> sends before the time limit): the
     training writes a checkpoint and exits 75, the script requeues the job, and the requeued
     job continues with --auto-resume to the last iteration."""
     (tmp_path / 'toy.py').write_text(TOY_CONFIG.format(repo=REPO, data=toy_data_root))
@@ -417,6 +398,7 @@ def test_real_slurm_signal_saves_requeues_and_the_job_finishes(slurm_cluster, to
                    check=True)
     _poll(lambda: (work_dir / 'iter_12.pth').exists() and not _squeue(job_id, env),
           'end of the requeued job')
+    assert (work_dir / f'slurm-{job_id}.out').exists()
     err = (work_dir / f'slurm-{job_id}.err').read_text()
     stopped = re.search(r'Training stopped by SIGUSR1 after iteration (\d+): checkpoint '
                         r'(\S+) written', err)

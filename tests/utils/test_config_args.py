@@ -123,7 +123,9 @@ def test_misspelt_types_and_keys_in_configs_are_user_errors():
     with pytest.raises(TypeError) as info:
         build_dataset(dict(type='CityscapesDataset', img_dirr='x', pipeline=[]))
     assert isinstance(info.value, UserInputError)
-    assert "unexpected keyword argument 'img_dirr' (a misspelt config key?)" in str(info.value)
+    # Python 3.13 adds "Did you mean 'img_dir'?" to the TypeError's text
+    assert "unexpected keyword argument 'img_dirr'" in str(info.value)
+    assert str(info.value).endswith(' (a misspelt config key?)')
     cfg = mmcv.Config(dict(model=dict(type='EncoderDecoder', backbone=dict(type='MiTB5'),
                                       decode_head=dict(type='SegFormerHead'))))
     with pytest.raises(UserInputError) as info:
