@@ -152,17 +152,50 @@ def apply_startup_test(cfg):
     cfg['checkpoint_config'] = dict(by_epoch=False, interval=100, save_last=True)
 
 
-def find_unfinished_run(out_dir, name, cfg_options=None):
+def _generated_base(path):
+    """The ``_base_`` of a generated config as written (a str or a list), read without loading
+    it; None when the file has none or cannot be parsed."""
+    import ast
+    try:
+        tree = ast.parse(open(path).read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == '_base_' for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                return None
+    return None
+
+
+def find_unfinished_run(out_dir, name, cfg_options=None, base=None):
     """An earlier generated config ``<out_dir>/<yymmdd_HHMM>_<name>_<5 hex>.py`` whose work_dir
     holds a checkpoint before its last iteration (a run that was interrupted), or None. The
-    config is read with ``cfg_options`` merged, as the training reads it (max_iters, work_dir)."""
+    config is read with ``cfg_options`` merged, as the training reads it (max_iters, work_dir).
+
+    base: the user's config file (``--config``); generated configs made from another file (or
+    from one that no longer exists) are not resumed. Generated configs that cannot be read are
+    skipped with a warning naming them.
+    """
     from mmseg.core.checkpoint import find_latest_checkpoint
     pattern = re.compile(r'\d{6}_\d{4}_' + re.escape(name) + r'_[0-9a-f]{5}\.py')
     candidates = sorted(f for f in os.listdir(out_dir) if pattern.fullmatch(f)) \
         if osp.isdir(out_dir) else []
     for file in reversed(candidates):  # the newest first
         path = osp.join(out_dir, file)
-        cfg = Config.fromfile(path)
+        if base is not None:
+            written = _generated_base(path)
+            if not isinstance(written, str) or \
+                    osp.realpath(osp.join(out_dir, written)) != osp.realpath(base):
+                continue
+        try:
+            cfg = Config.fromfile(path)
+        except Exception as error:  # noqa: BLE001 (an old file of another run: not ours)
+            print(f'warning: skipped {path} while looking for an interrupted run: it cannot '
+                  f'be read ({type(error).__name__}: {error})', file=sys.stderr)
+            continue
         if cfg_options:
             cfg.merge_from_dict(cfg_options)
         latest = find_latest_checkpoint(cfg.work_dir)
@@ -208,7 +241,7 @@ def prepare_runs(args):
         exp_name = f"{args.machine}-{loaded['exp']}"
         out_dir = osp.join(args.gen_dir, exp_name)
         unfinished = find_unfinished_run(out_dir, loaded['name'],
-                                         _parse_cfg_options(args.cfg_options))
+                                         _parse_cfg_options(args.cfg_options), base=args.config)
         if unfinished is not None:  # resumed by tools/train.py --auto-resume
             return [unfinished]
         name = unique_name(loaded['name'])

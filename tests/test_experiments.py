@@ -379,3 +379,34 @@ def test_a_run_with_failed_evaluations_does_not_stop_the_next_runs(tmp_path, mon
     assert capsys.readouterr().err == (
         f'1 run(s) finished with failed evaluations: {first} (their checkpoints and the '
         f'tools/test.py commands are named above; docs/RUNS.md)\n')
+
+
+def _interrupted_run(gen_dir, work_dir, base, stamp):
+    """A generated child config of ``base`` whose work_dir holds iter_2.pth of 4 iterations."""
+    name = f'{stamp}_toy_run_abcde'
+    (work_dir / name).mkdir(parents=True)
+    torch.save({'meta': {'iter': 2}}, work_dir / name / 'iter_2.pth')  # a whole zip file
+    gen_dir.mkdir(exist_ok=True)
+    path = gen_dir / f'{name}.py'
+    path.write_text(f"_base_ = {osp.relpath(base, gen_dir)!r}\nname = {name!r}\n"
+                    f"work_dir = {str(work_dir / name)!r}\n")
+    return name, str(path)
+
+
+def test_an_interrupted_run_is_resumed_only_from_the_same_config_file(tmp_path, capsys):
+    """A generated config left by another file with the same name and exp (or by a file since
+    deleted) is neither resumed nor a crash: only the run of the given file is found."""
+    body = "name = 'toy_run'\nexp = 'toy'\nrunner = dict(type='IterBasedRunner', max_iters=4)\n"
+    mine, other, gone = (tmp_path / f'{n}.py' for n in ('mine', 'other', 'gone'))
+    for path in (mine, other, gone):
+        path.write_text(body)
+    gen, work = tmp_path / 'gen', tmp_path / 'work'
+    expected = _interrupted_run(gen, work, mine, '260101_0000')
+    _interrupted_run(gen, work, other, '260102_0000')  # newer, from another file
+    _interrupted_run(gen, work, gone, '260103_0000')  # newest, its file deleted below
+    gone.unlink()
+    assert run_experiments.find_unfinished_run(str(gen), 'toy_run', base=str(mine)) == expected
+    # Without a base (experiments.py runs), an unreadable config is skipped with a warning.
+    found = run_experiments.find_unfinished_run(str(gen), 'toy_run')
+    assert found is not None and found[0].startswith('260102_0000')
+    assert 'skipped' in capsys.readouterr().err

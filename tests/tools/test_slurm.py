@@ -224,7 +224,8 @@ def test_slurm_job_runs_in_the_folder_run_experiments_was_called_from(tmp_path, 
     (user / 'toy.py').write_text(TOY_CONFIG.format(repo=REPO, data=tmp_path))
     monkeypatch.chdir(user)
     runs, _ = _run_experiments(['--config', 'toy.py', '--machine', 'slurm', '--dry-run',
-                                '--gpus-per-run', '0'], capsys)
+                                '--gpus-per-run', '0', '--gen-dir', str(tmp_path / 'gen')],
+                               capsys)
     (name, _), = runs
     script, = (user / 'work_dirs' / 'slurm-toy' / name).glob('*.sbatch')
     lines = script.read_text().splitlines()
