@@ -82,6 +82,11 @@ def check_checkpoint_file(filename):
     format of torch.save or a pickle): a quick check before any work, nothing is loaded.
     Returns the path as a str."""
     filename = os.fspath(filename)
+    if osp.isdir(filename):
+        latest = find_latest_checkpoint(filename)
+        hint = (f'the latest checkpoint there is {latest}' if latest else
+                'it holds no iter_<N>.pth') + ' (sh test.sh RUN_DIR tests the latest of a run)'
+        raise UserFileNotFoundError(f'checkpoint {filename} is a folder, not a .pth file: {hint}')
     if not osp.isfile(filename):
         raise UserFileNotFoundError(f'checkpoint {filename} not found ({CHECKPOINT_HINT})')
     if not _looks_like_checkpoint(filename):

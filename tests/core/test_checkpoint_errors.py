@@ -80,3 +80,15 @@ def test_resume_from_weights_without_meta_iter_is_a_user_error(tmp_path):
         runner.resume(str(tmp_path / 'weights.pth'))
     assert isinstance(info.value, UserInputError)
     assert _one_line(info.value).startswith(f'{tmp_path / "weights.pth"} has no meta.iter')
+
+
+def test_a_run_folder_given_as_checkpoint_names_its_latest_checkpoint(tmp_path):
+    run = tmp_path / 'run'
+    run.mkdir()
+    with pytest.raises(FileNotFoundError, match='is a folder, not a .pth file: it holds no'):
+        check_checkpoint_file(run)
+    for n in (2, 10):
+        torch.save({'meta': {'iter': n}}, run / f'iter_{n}.pth')
+    with pytest.raises(UserInputError) as info:
+        check_checkpoint_file(run)
+    assert f'the latest checkpoint there is {run / "iter_10.pth"}' in str(info.value)
