@@ -169,3 +169,84 @@ def test_summary_names_every_failure_and_the_last_kept_checkpoint():
         '2 evaluation(s) failed: after iteration 4 (ValueError: a); after iteration 8 '
         '(OutOfMemoryError: b). Kept: w/iter_8.pth; evaluate it with: '
         'python -m tools.test w/x.py w/iter_8.pth --eval mIoU')
+
+
+# ----------------------------------------------------------------------------- several datasets
+class ScoredItems(torch.utils.data.Dataset):
+    """``length`` validation samples whose ``evaluate`` returns the given metrics."""
+
+    def __init__(self, length, metrics):
+        self.length, self.metrics = length, metrics
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, idx):
+        return dict(idx=torch.tensor(idx))
+
+    def evaluate(self, results, logger=None, **kwargs):
+        assert len(results) == self.length
+        return dict(self.metrics)
+
+
+def _scored_loader(length, metrics):
+    return build_dataloader(ScoredItems(length, metrics), 1, 0, dist=False, shuffle=False)
+
+
+CS = {'aAcc': 0.9, 'mIoU': 0.5, 'mAcc': 0.6, 'IoU.road': 0.7}
+ACDC = {'aAcc': 0.8, 'mIoU': 0.2, 'mAcc': 0.3, 'IoU.road': 0.1}
+
+
+def _val_records(work):
+    records = [json.loads(line) for line in (work / 'run.log.json').read_text().splitlines()]
+    return [r for r in records if r.get('mode') == 'val']
+
+
+def test_several_datasets_log_each_under_its_name_and_their_mean(tmp_path, caplog):
+    loaders = {'cityscapes': _scored_loader(2, CS), 'acdc': _scored_loader(3, ACDC)}
+    hook = EvalHook(loaders, test_fn=drawing_test_fn(), interval=2, save_best='mIoU')
+    with caplog.at_level(logging.INFO, logger='test_eval_hooks'):
+        _train(tmp_path, eval_hook=hook, max_iters=2)
+    val, = _val_records(tmp_path)
+    # the plain keys are the unweighted means; per-class values are not averaged
+    assert val['mIoU'] == pytest.approx((0.5 + 0.2) / 2)
+    assert val['mAcc'] == pytest.approx((0.6 + 0.3) / 2)
+    assert val['aAcc'] == pytest.approx((0.9 + 0.8) / 2)
+    assert 'IoU.road' not in val
+    for name, metrics in (('cityscapes', CS), ('acdc', ACDC)):
+        for key, value in metrics.items():
+            assert val[f'{name}/{key}'] == value
+    assert val['iter'] == 2 + 3  # mmcv logs the number of validation batches here
+    # save_best='mIoU' selects on the mean, with today's file name
+    assert (tmp_path / 'best_mIoU_iter_2.pth').is_file()
+    assert hook.best_ckpt_path.endswith('best_mIoU_iter_2.pth')
+    # the text log says what the plain keys mean
+    mean_line, = [r.getMessage() for r in caplog.records if 'unweighted' in r.getMessage()]
+    assert mean_line.startswith('mean over the 2 evaluation datasets (cityscapes, acdc), '
+                                'unweighted: aAcc 0.8500, mIoU 0.3500, mAcc 0.4500')
+
+
+def test_one_named_dataset_logs_the_plain_keys_as_today(tmp_path):
+    hook = EvalHook({'cityscapes': _scored_loader(2, CS)}, test_fn=drawing_test_fn(),
+                    interval=2)
+    _train(tmp_path, eval_hook=hook, max_iters=2)
+    val, = _val_records(tmp_path)
+    assert {k: v for k, v in val.items() if k not in ('mode', 'epoch', 'iter', 'lr')} == CS
+
+
+def test_failed_evaluation_of_one_of_several_datasets_names_it(tmp_path):
+    def test_fn(model, loader, efficient_test=False):
+        if isinstance(loader.dataset.metrics, str):
+            raise ValueError(loader.dataset.metrics)
+        return [None] * len(loader.dataset)
+
+    loaders = {'cityscapes': _scored_loader(2, CS),
+               'acdc': _scored_loader(1, 'cannot decode acdc/broken.png')}
+    hook = EvalHook(loaders, test_fn=test_fn, interval=2)
+    _train(tmp_path, eval_hook=hook, max_iters=2, checkpoint_interval=2)
+    cause = 'dataset acdc: ValueError: cannot decode acdc/broken.png'
+    assert [f['cause'] for f in hook.failures] == [cause]
+    val, = _val_records(tmp_path)
+    assert val['eval_failed'] == cause and 'mIoU' not in val
+    assert describe_failed_evaluations(hook.failures).startswith(
+        f'1 evaluation(s) failed: after iteration 2 ({cause}). Kept: ')
