@@ -250,3 +250,83 @@ def test_failed_evaluation_of_one_of_several_datasets_names_it(tmp_path):
     assert val['eval_failed'] == cause and 'mIoU' not in val
     assert describe_failed_evaluations(hook.failures).startswith(
         f'1 evaluation(s) failed: after iteration 2 ({cause}). Kept: ')
+
+
+class IndexedItems(torch.utils.data.Dataset):
+    """``length`` samples; ``evaluate`` checks it got every index once, in order."""
+
+    def __init__(self, length):
+        self.length = length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, idx):
+        return dict(idx=torch.tensor(idx))
+
+    def evaluate(self, results, logger=None, **kwargs):
+        assert [int(r) for r in results] == list(range(self.length)), results
+        return {'mIoU': self.length / 10, 'IoU.road': 1.0}
+
+
+class IndexModel(nn.Module):
+    """Predicts the index of each sample (the test loop's model call)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(2)
+
+    def forward(self, return_loss=False, rescale=True, idx=None):
+        return [int(i) for i in idx]
+
+
+def _dist_evaluate(rank, port, work_dir):
+    """One rank of a 2-process (gloo) DistEvalHook over two datasets: records the test loops
+    it ran and what it logged in <work_dir>/rank<r>.json."""
+    import torch.distributed as dist
+    from mmcv.runner import LogBuffer
+
+    from mmseg.apis import multi_gpu_test
+    from mmseg.core import DistEvalHook
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=2)
+    calls = []
+
+    def test_fn(model, loader, tmpdir=None, gpu_collect=False, efficient_test=False):
+        calls.append([len(loader.dataset), tmpdir])
+        return multi_gpu_test(model, loader, tmpdir=tmpdir, gpu_collect=gpu_collect)
+
+    loaders = {name: build_dataloader(IndexedItems(n), 1, 0, dist=True, shuffle=False)
+               for name, n in (('three', 3), ('two', 2))}
+    hook = DistEvalHook(loaders, test_fn=test_fn, interval=1)
+    runner = type('Runner', (), dict(model=IndexModel(), work_dir=str(work_dir), rank=rank,
+                                     log_buffer=LogBuffer(), iter=0, meta=None,
+                                     logger=logging.getLogger(f'rank{rank}')))()
+    try:
+        hook._do_evaluate(runner)
+    finally:
+        dist.destroy_process_group()
+    (work_dir / f'rank{rank}.json').write_text(json.dumps(
+        dict(calls=calls, logged=dict(runner.log_buffer.output))))
+
+
+def test_dist_eval_hook_runs_the_datasets_in_step_on_every_rank(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    # forked: the children share this process's imports (a fresh start with torch takes seconds)
+    mp.start_processes(_dist_evaluate, args=(port, tmp_path), nprocs=2, join=True,
+                       start_method='fork')
+    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+    folder = tmp_path / '.eval_hook'
+    # the same test loops in the same order on both ranks, each gathering in its own folder
+    for rank in ranks:
+        assert rank['calls'] == [[3, str(folder / 'three')], [2, str(folder / 'two')]]
+    # rank 0 evaluated each dataset on all its predictions (IndexedItems.evaluate checks them)
+    assert ranks[0]['logged'] == {'mIoU': pytest.approx((0.3 + 0.2) / 2), 'three/mIoU': 0.3,
+                                  'three/IoU.road': 1.0, 'two/mIoU': 0.2, 'two/IoU.road': 1.0,
+                                  'eval_iter_num': 2 + 1}  # batches of rank 0, as mmcv counts
+    assert ranks[1]['logged'] == {}
