@@ -418,3 +418,19 @@ def test_every_dataset_of_a_val_list_is_checked_and_named(tmp_path):
     with pytest.raises(UserInputError, match=r"data.val\[0\] and data.val\[1\] are both named "
                        r"'custom': set data.val\[1\].name"):
         check_before_training(cfg)
+
+
+def test_evaluation_keys_and_metric_of_a_val_list():
+    """data.val as a list: evaluation's keys are checked against its datasets' evaluate, and
+    metric 'cityscapes' needs every one of them to be a CityscapesDataset."""
+    cfg = _sections(**{'evaluation.intreval': 2})
+    cfg.data.val = [dict(cfg.data.val), dict(cfg.data.val, name='other')]
+    with pytest.raises(UserInputError, match=r"evaluation.intreval \(did you mean 'interval'"):
+        check_section_keys(cfg)
+    cfg = _sections(**{'evaluation.metric': 'cityscapes'})
+    cs = dict(cfg.data.val, type='CityscapesDataset')
+    cfg.data.val = [cs, dict(cs, type='ACDCDataset')]  # ACDCDataset is a CityscapesDataset
+    check_section_keys(cfg)
+    cfg.data.val = [cs, dict(cs, type='GTADataset')]
+    with pytest.raises(UserInputError, match="evaluation.metric 'cityscapes' not supported"):
+        check_section_keys(cfg)
