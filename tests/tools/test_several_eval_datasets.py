@@ -1,6 +1,7 @@
 """Several evaluation datasets in one run (docs/evaluation.md), end to end on toy data: a
 training whose evaluation hook scores toy Cityscapes val and toy GTA, and tools/test.py on the
 same two, against the two single-dataset evaluations run separately."""
+import copy
 import json
 import pickle
 from pathlib import Path
@@ -143,3 +144,23 @@ def test_two_targets_format_into_a_folder_each(two_target_run, tmp_path, single_
     assert [p.name for p in gta_files] == [f'{i:05d}.png' for i in range(1, 7)]
     for png, pred in zip(gta_files, predictions['toy_gta']):
         assert np.array_equal(np.array(Image.open(png)), pred.astype(np.uint8))
+
+
+def test_configure_test_applies_the_flags_to_every_listed_dataset():
+    import mmcv
+
+    from tools.test import configure_test, parse_args
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='MultiScaleFlipAug', img_scale=(128, 64), flip=False, transforms=[])]
+    cs = dict(type='CityscapesDataset', data_root='data/cs', img_dir='leftImg8bit/val',
+              ann_dir='gtFine/val', pipeline=pipeline)
+    cfg = mmcv.Config(dict(model=dict(type='EncoderDecoder', test_cfg=dict(mode='whole')),
+                           data=dict(test=[cs, dict(cs, type='ACDCDataset', data_root='data/a',
+                                                    img_dir='rgb_anon/val', ann_dir='gt/val',
+                                                    pipeline=copy.deepcopy(pipeline))])))
+    args = parse_args(['c.py', 'k.pth', '--format-only', '--test-set', '--aug-test'])
+    cfg = configure_test(cfg, args)
+    for test, img_dir in zip(cfg.data.test, ('leftImg8bit/test', 'rgb_anon/test')):
+        assert test.test_mode is True and test.img_dir == img_dir
+        assert test.ann_dir is None  # no labels of the test split here: predicted only
+        assert test.pipeline[1].flip is True and len(test.pipeline[1].img_ratios) == 6
