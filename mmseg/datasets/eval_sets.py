@@ -12,7 +12,8 @@ import re
 from mmseg.utils.errors import UserInputError, UserTypeError, as_user_error
 from .builder import build_dataset
 
-__all__ = ['dataset_name', 'eval_dataset_configs', 'build_eval_datasets', 'is_several']
+__all__ = ['dataset_name', 'eval_dataset_configs', 'build_eval_datasets', 'is_several',
+           'first_dataset_config']
 
 # Names of the datasets whose type does not read well under the generic rule
 # (WildDash2 -> wild_dash2, BDD100K -> bdd100_k).
@@ -43,6 +44,14 @@ def dataset_name(data_cfg):
 def is_several(data_cfg):
     """True when ``data_cfg`` (data.val / data.test) lists more than one dataset."""
     return isinstance(data_cfg, (list, tuple)) and len(data_cfg) > 1
+
+
+def first_dataset_config(data_cfg):
+    """``data_cfg`` (data.test / data.val) itself, or its first dataset when it lists several:
+    the pipeline and palette that single-image inference uses (an empty dict for None)."""
+    if isinstance(data_cfg, (list, tuple)):
+        return data_cfg[0] if data_cfg else {}
+    return data_cfg or {}
 
 
 def eval_dataset_configs(data_cfg, key='data.val'):
