@@ -317,6 +317,9 @@ def check_before_training(cfg, validate=True, option_keys=()):
     check_section_keys(cfg, option_keys)
     warnings += check_consistency(cfg)  # the config alone: before minutes of file checks
     train_dataset = build_dataset(cfg.data.train)
+    if isinstance(cfg.data.get('val'), (list, tuple)) and len(cfg.get('workflow') or []) > 1:
+        raise UserInputError('workflow has a val phase (the loss on data.val), which takes one '
+                             'dataset: give data.val as a single dataset dict, not a list')
     val_dataset = None
     if validate and cfg.data.get('val') is not None:
         val_dataset = build_val_for_checks(cfg.data.val)

@@ -418,6 +418,10 @@ def test_every_dataset_of_a_val_list_is_checked_and_named(tmp_path):
     with pytest.raises(UserInputError, match=r"data.val\[0\] and data.val\[1\] are both named "
                        r"'custom': set data.val\[1\].name"):
         check_before_training(cfg)
+    cfg.data.val = [good, dict(good, name='again')]
+    cfg.workflow = [('train', 1), ('val', 1)]
+    with pytest.raises(UserInputError, match='workflow has a val phase'):
+        check_before_training(cfg)
 
 
 def test_evaluation_keys_and_metric_of_a_val_list():
