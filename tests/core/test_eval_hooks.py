@@ -226,6 +226,14 @@ def test_several_datasets_log_each_under_its_name_and_their_mean(tmp_path, caplo
                                 'unweighted: aAcc 0.8500, mIoU 0.3500, mAcc 0.4500')
 
 
+def test_best_checkpoint_of_several_datasets_is_chosen_on_a_mean():
+    from mmseg.utils.errors import UserInputError
+    loaders = {'cityscapes': _scored_loader(2, CS), 'acdc': _scored_loader(3, ACDC)}
+    with pytest.raises(UserInputError, match=r"evaluation.save_best = 'acdc/mIoU': with "
+                       r"several evaluation datasets the best checkpoint is chosen on a mean"):
+        EvalHook(loaders, test_fn=drawing_test_fn(), save_best='acdc/mIoU')
+
+
 def test_one_named_dataset_logs_the_plain_keys_as_today(tmp_path):
     hook = EvalHook({'cityscapes': _scored_loader(2, CS)}, test_fn=drawing_test_fn(),
                     interval=2)

@@ -32,6 +32,7 @@ from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmseg.utils.errors import UserInputError
 from ..checkpoint import find_latest_checkpoint, rng_state_preserved
 
 __all__ = ['EvalHook', 'DistEvalHook', 'describe_failed_evaluations', 'mean_over_datasets']
@@ -105,8 +106,13 @@ def mean_over_datasets(per_dataset):
     return combined
 
 
-def _split_dataloaders(dataloader):
-    """(first loader, {name: loader} or None): a dict of one loader counts as a single one."""
+def _split_dataloaders(dataloader, save_best=None):
+    """(first loader, {name: loader} or None): a dict of one loader counts as a single one.
+    ``save_best`` must then be a plain key (the mean): it names the file best_<key>_iter_N.pth."""
+    if isinstance(dataloader, dict) and len(dataloader) > 1 and '/' in str(save_best or ''):
+        raise UserInputError(f'evaluation.save_best = {save_best!r}: with several evaluation '
+                             f'datasets the best checkpoint is chosen on a mean over them '
+                             f'(e.g. \'mIoU\'), not on one dataset\'s key (docs/evaluation.md)')
     if isinstance(dataloader, dict):
         if not dataloader:
             raise ValueError('the evaluation hook needs at least one dataloader')
@@ -165,7 +171,8 @@ class EvalHook(_SeveralDatasets, MMCVEvalHook):
                  **eval_kwargs):
         if not callable(test_fn):
             raise TypeError(f'EvalHook needs the test loop as test_fn, got {test_fn!r}')
-        dataloader, self.dataloaders = _split_dataloaders(dataloader)
+        dataloader, self.dataloaders = _split_dataloaders(dataloader,
+                                                          eval_kwargs.get('save_best'))
         super().__init__(dataloader, interval=interval, by_epoch=by_epoch, test_fn=test_fn,
                          **eval_kwargs)
         self.efficient_test = efficient_test
@@ -204,7 +211,8 @@ class DistEvalHook(_SeveralDatasets, MMCVDistEvalHook):
                  **eval_kwargs):
         if not callable(test_fn):
             raise TypeError(f'DistEvalHook needs the test loop as test_fn, got {test_fn!r}')
-        dataloader, self.dataloaders = _split_dataloaders(dataloader)
+        dataloader, self.dataloaders = _split_dataloaders(dataloader,
+                                                          eval_kwargs.get('save_best'))
         super().__init__(dataloader, interval=interval, by_epoch=by_epoch, test_fn=test_fn,
                          **eval_kwargs)
         self.efficient_test = efficient_test
