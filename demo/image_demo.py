@@ -112,9 +112,10 @@ def load_model(config, checkpoint, device):
     has none (a checkpoint saved without meta)."""
     from mmseg.apis import init_segmentor
     from mmseg.datasets import DATASETS
+    from mmseg.datasets.eval_sets import first_dataset_config
     model = init_segmentor(config, checkpoint, device=device)
     if model.CLASSES is None or model.PALETTE is None:
-        dataset_cls = DATASETS.get(model.cfg.data.test.type)
+        dataset_cls = DATASETS.get(first_dataset_config(model.cfg.data.test).get('type'))
         if dataset_cls is not None:
             model.CLASSES = model.CLASSES or dataset_cls.CLASSES
             model.PALETTE = model.PALETTE or dataset_cls.PALETTE

@@ -15,6 +15,13 @@ Synthia labels (without terrain, truck, train), computed from the per-class `IoU
 of the log; when a log has only `mIoU`, mIoU × 19/16 (docs/REFERENCE.md §1: the 3 missing classes have IoU 0).
 The table marks which of the two was used.
 
+Runs evaluated on several datasets (``data.val`` a list, docs/evaluation.md) log each
+dataset's mIoU as ``<name>/mIoU`` and their unweighted mean as ``mIoU``: the tables then get a
+column per target (mIoU of the run, mean ± std over the seeds) beside the mIoU column, which
+holds the mean. Such columns appear only when a run logs two or more ``<name>/mIoU`` keys
+(a single Cityscapes run evaluated with metric 'cityscapes' logs one, ``cityscapes/mIoU``,
+and keeps today's table).
+
 A run is incomplete when the iteration it reached (its last train entry or `iter_<N>.pth`) is
 below `runner.max_iters` of the config saved in its folder; incomplete runs are marked in the
 run table and left out of the mean ± std (the experiment table counts them). Runs without a
@@ -45,7 +52,7 @@ from prettytable import PrettyTable  # noqa: E402
 from mmseg.utils.errors import UserFileNotFoundError, UserInputError, run_cli  # noqa: E402
 
 __all__ = ['find_runs', 'read_final_val', 'read_progress', 'split_run_name', 'miou16', 'summarize', 'main',
-           'CLASSES', 'SYNTHIA_MISSING', 'find_problem']
+           'CLASSES', 'SYNTHIA_MISSING', 'find_problem', 'target_mious']
 
 CLASSES = ('road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light',
            'traffic sign', 'vegetation', 'terrain', 'sky', 'person', 'rider', 'car', 'truck',
@@ -185,6 +192,27 @@ def miou16(entry):
     return _percent(entry['mIoU']) * 19 / 16, 'x19/16'
 
 
+def target_mious(entry):
+    """{dataset name: mIoU in percent} of a val entry of a run evaluated on several datasets
+    (its ``<name>/mIoU`` keys, in log order); {} for a single-dataset run."""
+    targets = {key[:-len('/mIoU')]: None if value is None else _percent(value)
+               for key, value in entry.items()
+               if key.endswith('/mIoU') and key.count('/') == 1}
+    return targets if len(targets) > 1 else {}
+
+
+def _mean_std(values):
+    values = np.array(values, dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else None
+
+
+def _target_summary(rows):
+    """{name: (mean, std)} over the rows of the per-target mIoUs that every row has."""
+    names = [n for n in rows[0]['targets'] if all(n in r['targets'] for r in rows)]
+    return {n: _mean_std([r['targets'][n] for r in rows]) for n in names
+            if all(r['targets'][n] is not None for r in rows)}
+
+
 def _is_synthia(name):
     return name.startswith('syn')
 
@@ -198,12 +226,14 @@ def summarize(root):
         reached, max_iters = read_progress(run_dir)
         problem = find_problem(run_dir)
         row = dict(run=osp.relpath(run_dir, root), experiment=exp, seed=seed,
-                   iter=None, miou=None, miou16=None, miou16_from=None, reached=reached,
+                   iter=None, miou=None, miou16=None, miou16_from=None, targets={},
+                   reached=reached,
                    max_iters=max_iters, problem=problem,
                    complete=False if problem else
                    None if max_iters is None else reached >= max_iters)
         if entry is not None:
-            row.update(iter=entry['train_iter'], miou=_percent(entry['mIoU']))
+            row.update(iter=entry['train_iter'], miou=_percent(entry['mIoU']),
+                       targets=target_mious(entry))
             if _is_synthia(exp):
                 row['miou16'], row['miou16_from'] = miou16(entry)
         runs.append(row)
@@ -220,14 +250,16 @@ def summarize(root):
     for exp, rows in sorted(groups.items()):
         if not rows:
             experiments.append(dict(experiment=exp, seeds=[], n=0, mean=None, std=None,
-                                    mean16=None, std16=None, incomplete=incomplete[exp]))
+                                    mean16=None, std16=None, targets={},
+                                    incomplete=incomplete[exp]))
             continue
         mious = np.array([r['miou'] for r in rows])
         summary = dict(experiment=exp, seeds=sorted(r['seed'] for r in rows
                                                      if r['seed'] is not None),
                        n=len(rows), mean=float(mious.mean()),
                        std=float(mious.std(ddof=1)) if len(rows) > 1 else None,
-                       mean16=None, std16=None, incomplete=incomplete.get(exp, 0))
+                       mean16=None, std16=None, targets=_target_summary(rows),
+                       incomplete=incomplete.get(exp, 0))
         if all(r['miou16'] is not None for r in rows) and _is_synthia(exp):
             m16 = np.array([r['miou16'] for r in rows])
             summary['mean16'] = float(m16.mean())
@@ -252,21 +284,36 @@ def _status(row):
     return f"INCOMPLETE: iteration {row['reached']} of {row['max_iters']}"
 
 
+def target_names(runs):
+    """The dataset names of the runs evaluated on several datasets, in order of appearance."""
+    names = []
+    for r in runs:
+        names += [n for n in r.get('targets') or {} if n not in names]
+    return names
+
+
 def make_tables(runs, experiments):
-    run_table = PrettyTable(['run', 'seed', 'iter', 'mIoU', 'mIoU16', 'status'])
+    """(run table, experiment table); a column per target dataset when runs have several
+    (the mIoU column then holds their mean)."""
+    names = target_names(runs)
+    run_table = PrettyTable(['run', 'seed', 'iter', 'mIoU'] + [f'{n} mIoU' for n in names]
+                            + ['mIoU16', 'status'])
     for r in runs:
         m16 = '-' if r['miou16'] is None else f"{r['miou16']:.2f} ({r['miou16_from']})"
+        targets = [_fmt((r.get('targets') or {}).get(n)) for n in names]
         run_table.add_row([r['run'], '-' if r['seed'] is None else r['seed'],
                            '-' if r['iter'] is None else r['iter'],
-                           _fmt(r['miou']) if r['miou'] is not None else 'no val entry', m16,
-                           _status(r)])
+                           _fmt(r['miou']) if r['miou'] is not None else 'no val entry']
+                          + targets + [m16, _status(r)])
     run_table.align['run'] = 'l'
-    exp_table = PrettyTable(['experiment', 'seeds', 'mIoU (mean ± std)', 'mIoU16 (mean ± std)',
-                             'incomplete runs left out'])
+    exp_table = PrettyTable(['experiment', 'seeds', 'mIoU (mean ± std)']
+                            + [f'{n} mIoU (mean ± std)' for n in names]
+                            + ['mIoU16 (mean ± std)', 'incomplete runs left out'])
     for e in experiments:
+        targets = [_fmt(*(e.get('targets') or {}).get(n, (None, None))) for n in names]
         exp_table.add_row([e['experiment'], ','.join(map(str, e['seeds'])) or e['n'],
-                           _fmt(e['mean'], e['std']), _fmt(e['mean16'], e['std16']),
-                           e.get('incomplete', 0)])
+                           _fmt(e['mean'], e['std'])] + targets
+                          + [_fmt(e['mean16'], e['std16']), e.get('incomplete', 0)])
     exp_table.align['experiment'] = 'l'
     return run_table, exp_table
 
@@ -293,13 +340,21 @@ def main(argv=None):
         print(f'{n_problem} run(s) whose last mIoU is not their result (marked FINAL EVALUATION '
               'FAILED or RESTARTED above) are left out of mean ± std.')
     if args.csv:
-        with open(args.csv, 'w') as f:
-            f.write('experiment,n,mean,std,mean16,std16,incomplete\n')
-            for e in experiments:
-                f.write(','.join('' if e[k] is None else str(e[k])
-                                 for k in ('experiment', 'n', 'mean', 'std', 'mean16',
-                                           'std16', 'incomplete')) + '\n')
+        _write_csv(args.csv, experiments, target_names(runs))
     return runs, experiments
+
+
+def _write_csv(path, experiments, names):
+    """One row per experiment; with several targets also mean_<name>,std_<name> per target."""
+    keys = ('experiment', 'n', 'mean', 'std', 'mean16', 'std16', 'incomplete')
+    with open(path, 'w') as f:
+        f.write(','.join(keys + tuple(f'{s}_{n}' for n in names for s in ('mean', 'std')))
+                + '\n')
+        for e in experiments:
+            values = [e[k] for k in keys]
+            for n in names:
+                values += list((e.get('targets') or {}).get(n, (None, None)))
+            f.write(','.join('' if v is None else str(v) for v in values) + '\n')
 
 
 if __name__ == '__main__':

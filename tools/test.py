@@ -3,6 +3,11 @@
     python -m tools.test CONFIG CHECKPOINT --eval mIoU [--show-dir DIR] [--opacity 1]
     python -m tools.test CONFIG CHECKPOINT --format-only --eval-options imgfile_prefix=DIR
 
+``data.test`` may list several datasets (docs/evaluation.md): each is tested in turn and
+reported under a heading with its name, then the unweighted mean; ``--show-dir D`` and
+``imgfile_prefix=P`` write into ``D/<name>/`` and ``P/<name>/``, and ``--out`` holds
+``{name: predictions}``.
+
 The checkpoint may be a plain segmentor or a UDA checkpoint (only the student ``model.*`` is
 loaded); CLASSES and PALETTE come from its meta, but a palette given in the config
 (data.test.palette) is drawn instead.
@@ -22,10 +27,13 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import mmcv  # noqa: E402
 import torch  # noqa: E402
 from mmcv.runner import get_dist_info  # noqa: E402
+from prettytable import PrettyTable  # noqa: E402
 
 from mmseg.apis import (load_segmentor_checkpoint, multi_gpu_test, single_gpu_test,  # noqa: E402
                         wrap_model)
-from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
+from mmseg.core.evaluation.eval_hooks import mean_over_datasets  # noqa: E402
+from mmseg.datasets import build_dataloader  # noqa: E402
+from mmseg.datasets.eval_sets import build_eval_datasets, eval_dataset_configs  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
@@ -135,12 +143,20 @@ def _to_test_split(data_cfg):
         data_cfg['ann_dir'] = None
 
 
+def _test_configs(cfg):
+    """data.test's dataset config(s), as a list (data.test may list several)."""
+    test = cfg.data.test
+    return list(test) if isinstance(test, (list, tuple)) else [test]
+
+
 def configure_test(cfg, args):
-    """Apply the test flags to the config: aug test, inference mode, test split; no pretrained."""
+    """Apply the test flags to the config: aug test, inference mode, test split; no pretrained.
+    Every dataset of a data.test list gets them."""
     if args.aug_test:
-        tta = cfg.data.test.pipeline[1]
-        tta.img_ratios = AUG_TEST_RATIOS
-        tta.flip = True
+        for test in _test_configs(cfg):
+            tta = test.pipeline[1]
+            tta.img_ratios = AUG_TEST_RATIOS
+            tta.flip = True
     cfg.model.pretrained = None
     cfg.model.train_cfg = None
     if cfg.model.get('test_cfg') is None:
@@ -153,9 +169,10 @@ def configure_test(cfg, args):
         cfg.model.test_cfg.crop_size = list(crop)
         cfg.model.test_cfg.stride = [c // 2 for c in crop]
         cfg.model.test_cfg.batched_slide = True
-    cfg.data.test.test_mode = True
-    if args.test_set:
-        _to_test_split(cfg.data.test)
+    for test in _test_configs(cfg):
+        test.test_mode = True
+        if args.test_set:
+            _to_test_split(test)
     return cfg
 
 
@@ -243,6 +260,55 @@ def _report(args, dataset, outputs):
     return None
 
 
+def _report_several(args, named, outputs):
+    """Per dataset: the tables under a heading with its name (predictions formatted into
+    ``imgfile_prefix/<name>``); then the unweighted mean. ``--out``: ``{name: predictions}``.
+    Returns the metrics as the evaluation hook logs them (``<name>/<key>`` and the means)."""
+    if args.out:
+        print(f'\nwriting results of {len(named)} datasets ({{name: predictions}}) to {args.out}')
+        mmcv.dump({name: outputs[name] for name, _ in named}, args.out)
+    options = dict(args.eval_options or {})
+    prefix = options.pop('imgfile_prefix', None)
+    if args.format_only and prefix is None:
+        prefix = osp.join(osp.dirname(osp.abspath(args.checkpoint)), 'format_results')
+    per_dataset = {}
+    for name, dataset in named:
+        print(f'\n==================== {name} ({len(dataset)} images) ====================')
+        kwargs = dict(options, **({} if prefix is None
+                                  else dict(imgfile_prefix=osp.join(prefix, name))))
+        if args.format_only:
+            dataset.format_results(outputs[name], **kwargs)
+            print(f"formatted results written to {kwargs['imgfile_prefix']}")
+        if args.eval:
+            per_dataset[name] = dataset.evaluate(outputs[name], args.eval, **kwargs)
+    if not per_dataset:
+        return None
+    combined = mean_over_datasets(per_dataset)
+    means = [k for k in combined if '/' not in k]
+    table = PrettyTable(['dataset'] + means)
+    for name, metrics in list(per_dataset.items()) + [('mean', combined)]:
+        table.add_row([name] + [round(100 * metrics[k], 2) for k in means])
+    print(f'\n==================== mean over the {len(per_dataset)} datasets ====================')
+    print('(unweighted: every dataset counts once, whatever its number of images)')
+    print(table.get_string())
+    return combined
+
+
+def _predict(args, cfg, model, dataset, distributed, show_dir, tmpdir, efficient_test):
+    """The test loop over one dataset (every rank; rank 0 gets the predictions)."""
+    data_loader = build_dataloader(dataset, samples_per_gpu=1,
+                                   workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
+                                   shuffle=False)
+    if distributed:
+        return multi_gpu_test(model, data_loader, tmpdir, args.gpu_collect, efficient_test)
+    return single_gpu_test(model, data_loader, args.show, show_dir, efficient_test,
+                           args.opacity)
+
+
+def _sub(folder, name, several):
+    return osp.join(folder, name) if folder and several else folder
+
+
 def main(args=None):
     """Test as on the command line; ``args`` is a list of CLI arguments (default sys.argv)."""
     args = parse_args(args)
@@ -258,31 +324,34 @@ def main(args=None):
     if distributed:
         init_dist(args.launcher, **cfg.get('dist_params', {}))
 
-    dataset = build_dataset(cfg.data.test)
-    check_dataset_for_args(dataset, args)
-    data_loader = build_dataloader(dataset, samples_per_gpu=1,
-                                   workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
-                                   shuffle=False)
+    named = build_eval_datasets(cfg.data.test, 'data.test')
+    several = len(named) > 1
+    for _, dataset in named:
+        check_dataset_for_args(dataset, args)
     model, meta = _build_model(cfg, args)
-    model.CLASSES, model.PALETTE = classes_and_palette(meta, dataset, cfg.data.test)
-    dataset.PALETTE = model.PALETTE  # the colours drawn by --show-dir
+    configs = eval_dataset_configs(cfg.data.test, 'data.test')
+    for i, ((_, dataset), (_, data_cfg)) in enumerate(zip(named, configs)):
+        classes, dataset.PALETTE = classes_and_palette(meta, dataset, data_cfg)  # --show-dir's
+        if i == 0:
+            model.CLASSES, model.PALETTE = classes, dataset.PALETTE
 
     efficient_test = bool((args.eval_options or {}).get('efficient_test', False))
     if args.eval_options:
         args.eval_options.pop('efficient_test', None)
     model = wrap_model(model, cfg, distributed)
-    if distributed:
-        outputs = multi_gpu_test(model, data_loader, args.tmpdir, args.gpu_collect,
-                                 efficient_test)
-    else:
-        outputs = single_gpu_test(model, data_loader, args.show, args.show_dir, efficient_test,
-                                  args.opacity)
+    outputs = {name: _predict(args, cfg, model, dataset, distributed,
+                              _sub(args.show_dir, name, several),
+                              _sub(args.tmpdir, name, several), efficient_test)
+               for name, dataset in named}
     rank, _ = get_dist_info()
     try:
         if rank == 0:
             if args.show_dir:
-                print(f'\n{len(outputs)} painted image(s) written under {args.show_dir}')
-            return _report(args, dataset, outputs)
+                count = sum(len(o) for o in outputs.values())
+                print(f'\n{count} painted image(s) written under {args.show_dir}')
+            if several:
+                return _report_several(args, named, outputs)
+            return _report(args, named[0][1], outputs[named[0][0]])
         return None
     finally:
         if distributed:

@@ -18,7 +18,7 @@ from .config_keys import check_section_keys, check_top_level_keys, check_uda_key
 
 __all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
            'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
-           'check_before_training', 'IGNORE_COVERAGE_WARNING']
+           'check_before_training', 'build_val_for_checks', 'IGNORE_COVERAGE_WARNING']
 
 # A class no label contains while the ignore index covers more than this fraction of the
 # pixels: binary masks stored as 0/255 (255 is the ignore value) look like this.
@@ -291,6 +291,19 @@ def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LA
     return warnings
 
 
+def build_val_for_checks(val_cfg, key='data.val'):
+    """data.val built for the checks (files checked while building): one dataset, or for a
+    list of several (docs/evaluation.md) a ConcatDataset of them, whose parts data_sides
+    names ``data.val[i]``; an error while building one names it (build_eval_datasets)."""
+    from torch.utils.data import ConcatDataset
+
+    from mmseg.datasets.eval_sets import build_eval_datasets
+    datasets = [d for _, d in build_eval_datasets(val_cfg, key, dict(test_mode=True))]
+    if isinstance(val_cfg, (list, tuple)):
+        return ConcatDataset(datasets)
+    return datasets[0]
+
+
 def check_before_training(cfg, validate=True, option_keys=()):
     """The checks of docs/CHECKS.md before a run writes anything: unread config keys, then the
     datasets built (files checked) and check_consistency. Returns ``(train_dataset,
@@ -304,9 +317,12 @@ def check_before_training(cfg, validate=True, option_keys=()):
     check_section_keys(cfg, option_keys)
     warnings += check_consistency(cfg)  # the config alone: before minutes of file checks
     train_dataset = build_dataset(cfg.data.train)
+    if isinstance(cfg.data.get('val'), (list, tuple)) and len(cfg.get('workflow') or []) > 1:
+        raise UserInputError('workflow has a val phase (the loss on data.val), which takes one '
+                             'dataset: give data.val as a single dataset dict, not a list')
     val_dataset = None
     if validate and cfg.data.get('val') is not None:
-        val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
+        val_dataset = build_val_for_checks(cfg.data.val)
     warnings += [w for w in check_consistency(cfg, train_dataset, val_dataset)
                  if w not in warnings]
     return train_dataset, warnings

@@ -209,12 +209,18 @@ def _checkpoint_keys(section):
     return _parameters(cls) | {'type'} | _parameters(ResumableIterBasedRunner.save_checkpoint)
 
 
+def _val_configs(data_cfg):
+    """The dataset config(s) of data.val as a list (data.val may list several datasets)."""
+    val = (data_cfg or {}).get('val') or {}
+    return list(val) if isinstance(val, (list, tuple)) else [val]
+
+
 def _evaluation_keys(section, data_cfg):
     from mmcv.runner.hooks.evaluation import EvalHook as MMCVEvalHook
 
     from mmseg.core.evaluation.eval_hooks import EvalHook
     from mmseg.datasets import DATASETS
-    val = (data_cfg or {}).get('val') or {}
+    val = _val_configs(data_cfg)[0]  # a list's datasets get the same evaluation keys
     dataset_cls = _registered(DATASETS, val.get('type', 'CustomDataset')
                               if isinstance(val, dict) else None)
     if dataset_cls is None:
@@ -249,11 +255,11 @@ def _check_metrics(evaluation, data_cfg):
     from mmseg.datasets import DATASETS, CityscapesDataset
     metric = evaluation.get('metric', 'mIoU')
     metrics = [metric] if isinstance(metric, str) else list(metric)
-    val = (data_cfg or {}).get('val') or {}
-    dataset_cls = _registered(DATASETS, val.get('type', 'CustomDataset')
-                              if isinstance(val, dict) else None)
+    classes = [_registered(DATASETS, val.get('type', 'CustomDataset')
+                           if isinstance(val, dict) else None) for val in _val_configs(data_cfg)]
     supported = list(SUPPORTED_METRICS)
-    if dataset_cls is not None and issubclass(dataset_cls, CityscapesDataset):
+    # 'cityscapes' (the official evaluator) when every val dataset is a CityscapesDataset
+    if all(c is not None and issubclass(c, CityscapesDataset) for c in classes):
         supported.append('cityscapes')
     unknown = [m for m in metrics if m not in supported]
     if unknown:

@@ -14,6 +14,7 @@ from mmcv.utils import build_from_cfg
 from mmseg.core.checkpoint import check_state_dict_fits, load_checkpoint_file
 from mmseg.utils.errors import UserFileNotFoundError, UserRuntimeError, UserTypeError
 from mmseg.datasets import PIPELINES
+from mmseg.datasets.eval_sets import first_dataset_config
 from mmseg.models import build_segmentor
 
 __all__ = [
@@ -93,7 +94,7 @@ def init_segmentor(config, checkpoint=None, device='cuda:0', classes=None, palet
     test_cfg = None if config.model.get('test_cfg') is not None else config.get('test_cfg')
     model = build_segmentor(config.model, test_cfg=test_cfg)
     if palette is None:  # a palette edited in the config wins over the checkpoint's
-        palette = ((config.get('data') or {}).get('test') or {}).get('palette')
+        palette = first_dataset_config((config.get('data') or {}).get('test')).get('palette')
     if checkpoint is not None:
         meta = load_segmentor_checkpoint(model, checkpoint,
                                          revise_keys=revise_checkpoint).get('meta', {})
@@ -133,7 +134,9 @@ def inference_segmentor(model, img):
     cfg = model.cfg
     device = next(model.parameters()).device
     # The file loader of the config is replaced by LoadImage, which also takes arrays.
-    transforms = [LoadImage()] + [build_from_cfg(t, PIPELINES) for t in cfg.data.test.pipeline
+    # data.test may list several datasets (docs/evaluation.md): the first one's pipeline
+    pipeline = first_dataset_config(cfg.data.test)['pipeline']
+    transforms = [LoadImage()] + [build_from_cfg(t, PIPELINES) for t in pipeline
                                   if t['type'] != 'LoadImageFromFile']
     data = dict(img=img)
     for transform in transforms:

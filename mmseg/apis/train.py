@@ -15,7 +15,8 @@ from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
 from mmseg.core.hooks.preemption_hook import PreemptionHook
 from mmseg.core.run_outcome import EvaluationFailed
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
-from mmseg.datasets import build_dataloader, build_dataset
+from mmseg.datasets import build_dataloader
+from mmseg.datasets.eval_sets import build_eval_datasets
 from mmseg.utils import CPUDistributedDataParallel, UDAGradientSync, get_root_logger
 from mmseg.utils.errors import UserFileNotFoundError, UserInputError, UserTypeError
 from .test import multi_gpu_test, single_gpu_test
@@ -102,11 +103,19 @@ def _checkpoint_meta(cfg, dataset):
     cfg.checkpoint_config['meta'] = meta
 
 
+def _val_loaders(cfg, distributed):
+    """The loader of data.val, or ``{name: loader}`` when it lists several datasets
+    (docs/evaluation.md)."""
+    loaders = {name: build_dataloader(dataset, samples_per_gpu=1,
+                                      workers_per_gpu=cfg.data.workers_per_gpu,
+                                      dist=distributed, shuffle=False)
+               for name, dataset in build_eval_datasets(cfg.data.val, 'data.val',
+                                                        dict(test_mode=True))}
+    return loaders if len(loaders) > 1 else next(iter(loaders.values()))
+
+
 def _register_eval_hook(runner, cfg, distributed):
-    val_dataset = build_dataset(cfg.data.val, dict(test_mode=True))
-    val_loader = build_dataloader(val_dataset, samples_per_gpu=1,
-                                  workers_per_gpu=cfg.data.workers_per_gpu, dist=distributed,
-                                  shuffle=False)
+    val_loader = _val_loaders(cfg, distributed)
     eval_cfg = dict(cfg.get('evaluation', {}))
     eval_cfg.setdefault('metric', 'mIoU')
     eval_cfg['by_epoch'] = cfg.runner['type'] != 'IterBasedRunner'

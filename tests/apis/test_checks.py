@@ -378,3 +378,63 @@ def test_val_set_without_class_names_is_an_error_before_training(tmp_path):
     with pytest.raises(UserInputError, match=r'data.val \(CustomDataset\) has no class names.*'
                        r'set data.val.classes to the list of the 3 class names'):
         check_consistency(cfg, val_dataset=val)
+
+
+# ----------------------------------------------------------------------------- several val sets
+def _folders(root, labels):
+    for sub in ('img', 'ann'):
+        (root / sub).mkdir(parents=True)
+    for i, label in enumerate(labels):
+        cv2.imwrite(str(root / 'img' / f'{i}.png'), np.zeros(label.shape + (3,), np.uint8))
+        cv2.imwrite(str(root / 'ann' / f'{i}.png'), label.astype(np.uint8))
+    return dict(type='CustomDataset', img_dir=str(root / 'img'), ann_dir=str(root / 'ann'),
+                img_suffix='.png', seg_map_suffix='.png', classes=['a', 'b', 'c'], pipeline=[])
+
+
+def test_every_dataset_of_a_val_list_is_checked_and_named(tmp_path):
+    """data.val as a list (docs/evaluation.md): each dataset's files and labels are checked
+    before training, and an error names the dataset."""
+    from mmseg.apis.checks import check_before_training
+    from mmseg.utils.errors import UserFileNotFoundError
+    good = _folders(tmp_path / 'good', [np.zeros((8, 8)), np.full((8, 8), 2)])
+    bad = _folders(tmp_path / 'bad', [np.full((8, 8), 4)])
+    cfg = _cfg()
+    cfg.data.train = good
+    cfg.data.val = [good, dict(good, name='again')]
+    train_dataset, warnings = check_before_training(cfg)
+    assert len(train_dataset) == 2 and warnings == []
+    cfg.data.val = [good, dict(bad, name='night')]
+    with pytest.raises(UserInputError, match=r'^data.val\[1\] \(night\): CustomDataset: 1 bad '
+                       r'file\(s\) .*/bad/ann/0.png holds values \[4\]'):
+        check_before_training(cfg)
+    cfg.data.val = [good, dict(good, name='night', classes=['a', 'b'])]
+    with pytest.raises(UserInputError, match=r'model.decode_head.num_classes = 3 but '
+                       r'data.val\[1\] has 2 classes \(data.val\[1\].classes'):
+        check_before_training(cfg)
+    cfg.data.val = [good, dict(good, name='night', img_dir=str(tmp_path / 'absent'))]
+    with pytest.raises(UserFileNotFoundError, match=r"^data.val\[1\] \(night\): .*absent"):
+        check_before_training(cfg)
+    cfg.data.val = [good, good]
+    with pytest.raises(UserInputError, match=r"data.val\[0\] and data.val\[1\] are both named "
+                       r"'custom': set data.val\[1\].name"):
+        check_before_training(cfg)
+    cfg.data.val = [good, dict(good, name='again')]
+    cfg.workflow = [('train', 1), ('val', 1)]
+    with pytest.raises(UserInputError, match='workflow has a val phase'):
+        check_before_training(cfg)
+
+
+def test_evaluation_keys_and_metric_of_a_val_list():
+    """data.val as a list: evaluation's keys are checked against its datasets' evaluate, and
+    metric 'cityscapes' needs every one of them to be a CityscapesDataset."""
+    cfg = _sections(**{'evaluation.intreval': 2})
+    cfg.data.val = [dict(cfg.data.val), dict(cfg.data.val, name='other')]
+    with pytest.raises(UserInputError, match=r"evaluation.intreval \(did you mean 'interval'"):
+        check_section_keys(cfg)
+    cfg = _sections(**{'evaluation.metric': 'cityscapes'})
+    cs = dict(cfg.data.val, type='CityscapesDataset')
+    cfg.data.val = [cs, dict(cs, type='ACDCDataset')]  # ACDCDataset is a CityscapesDataset
+    check_section_keys(cfg)
+    cfg.data.val = [cs, dict(cs, type='GTADataset')]
+    with pytest.raises(UserInputError, match="evaluation.metric 'cityscapes' not supported"):
+        check_section_keys(cfg)

@@ -186,3 +186,25 @@ def test_show_result_pyplot_draws_the_prediction(tmp_path):
     shown = figure.axes[0].images[0].get_array()
     assert np.array_equal(np.asarray(shown), np.full((4, 5, 3), 7))
     assert (tmp_path / 'fig.png').is_file()
+
+
+def test_inference_uses_the_first_dataset_of_a_test_list(toy_data_root, tmp_path):
+    """data.test as a list (docs/evaluation.md): single-image inference runs the first
+    dataset's pipeline and draws with its palette."""
+    from mmseg.apis import inference_segmentor, init_segmentor
+    from mmseg.models import build_segmentor
+    torch.manual_seed(0)
+    segmentor = build_segmentor(copy.deepcopy(mmcv.ConfigDict(TINY_SEGMENTOR)))
+    _save(tmp_path / 'seg.pth', segmentor.state_dict(), meta=dict(CLASSES=('road', ) * 19))
+    single = _tiny_config(toy_data_root)
+    several = _tiny_config(toy_data_root)
+    first = dict(single.data.test, palette=[[1, 2, 3]] * 19)
+    # the second dataset's pipeline would fail: the first one's must be used
+    several.data.test = [first, dict(first, name='broken', palette=None,
+                                     pipeline=[dict(type='NoSuchTransform')])]
+    image = str(sorted((toy_data_root / 'cityscapes/leftImg8bit/val').rglob('*.png'))[0])
+    model = init_segmentor(several, str(tmp_path / 'seg.pth'), device='cpu')
+    assert model.PALETTE == [[1, 2, 3]] * 19
+    expected = inference_segmentor(init_segmentor(single, str(tmp_path / 'seg.pth'),
+                                                  device='cpu'), image)
+    np.testing.assert_array_equal(inference_segmentor(model, image)[0], expected[0])

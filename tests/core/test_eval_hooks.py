@@ -169,3 +169,172 @@ def test_summary_names_every_failure_and_the_last_kept_checkpoint():
         '2 evaluation(s) failed: after iteration 4 (ValueError: a); after iteration 8 '
         '(OutOfMemoryError: b). Kept: w/iter_8.pth; evaluate it with: '
         'python -m tools.test w/x.py w/iter_8.pth --eval mIoU')
+
+
+# ----------------------------------------------------------------------------- several datasets
+class ScoredItems(torch.utils.data.Dataset):
+    """``length`` validation samples whose ``evaluate`` returns the given metrics."""
+
+    def __init__(self, length, metrics):
+        self.length, self.metrics = length, metrics
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, idx):
+        return dict(idx=torch.tensor(idx))
+
+    def evaluate(self, results, logger=None, **kwargs):
+        assert len(results) == self.length
+        return dict(self.metrics)
+
+
+def _scored_loader(length, metrics):
+    return build_dataloader(ScoredItems(length, metrics), 1, 0, dist=False, shuffle=False)
+
+
+CS = {'aAcc': 0.9, 'mIoU': 0.5, 'mAcc': 0.6, 'IoU.road': 0.7}
+ACDC = {'aAcc': 0.8, 'mIoU': 0.2, 'mAcc': 0.3, 'IoU.road': 0.1}
+
+
+def _val_records(work):
+    records = [json.loads(line) for line in (work / 'run.log.json').read_text().splitlines()]
+    return [r for r in records if r.get('mode') == 'val']
+
+
+def test_several_datasets_log_each_under_its_name_and_their_mean(tmp_path, caplog):
+    loaders = {'cityscapes': _scored_loader(2, CS), 'acdc': _scored_loader(3, ACDC)}
+    hook = EvalHook(loaders, test_fn=drawing_test_fn(), interval=2, save_best='mIoU')
+    with caplog.at_level(logging.INFO, logger='test_eval_hooks'):
+        _train(tmp_path, eval_hook=hook, max_iters=2)
+    val, = _val_records(tmp_path)
+    # the plain keys are the unweighted means; per-class values are not averaged
+    assert val['mIoU'] == pytest.approx((0.5 + 0.2) / 2)
+    assert val['mAcc'] == pytest.approx((0.6 + 0.3) / 2)
+    assert val['aAcc'] == pytest.approx((0.9 + 0.8) / 2)
+    assert 'IoU.road' not in val
+    for name, metrics in (('cityscapes', CS), ('acdc', ACDC)):
+        for key, value in metrics.items():
+            assert val[f'{name}/{key}'] == value
+    assert val['iter'] == 2 + 3  # mmcv logs the number of validation batches here
+    # save_best='mIoU' selects on the mean, with today's file name
+    assert (tmp_path / 'best_mIoU_iter_2.pth').is_file()
+    assert hook.best_ckpt_path.endswith('best_mIoU_iter_2.pth')
+    # the text log says what the plain keys mean
+    mean_line, = [r.getMessage() for r in caplog.records if 'unweighted' in r.getMessage()]
+    assert mean_line.startswith('mean over the 2 evaluation datasets (cityscapes, acdc), '
+                                'unweighted: aAcc 0.8500, mIoU 0.3500, mAcc 0.4500')
+
+
+def test_best_checkpoint_of_several_datasets_is_chosen_on_a_mean():
+    from mmseg.utils.errors import UserInputError
+    loaders = {'cityscapes': _scored_loader(2, CS), 'acdc': _scored_loader(3, ACDC)}
+    with pytest.raises(UserInputError, match=r"evaluation.save_best = 'acdc/mIoU': with "
+                       r"several evaluation datasets the best checkpoint is chosen on a mean"):
+        EvalHook(loaders, test_fn=drawing_test_fn(), save_best='acdc/mIoU')
+
+
+def test_one_named_dataset_logs_the_plain_keys_as_today(tmp_path):
+    hook = EvalHook({'cityscapes': _scored_loader(2, CS)}, test_fn=drawing_test_fn(),
+                    interval=2)
+    _train(tmp_path, eval_hook=hook, max_iters=2)
+    val, = _val_records(tmp_path)
+    assert {k: v for k, v in val.items() if k not in ('mode', 'epoch', 'iter', 'lr')} == CS
+
+
+def test_failed_evaluation_of_one_of_several_datasets_names_it(tmp_path):
+    def test_fn(model, loader, efficient_test=False):
+        if isinstance(loader.dataset.metrics, str):
+            raise ValueError(loader.dataset.metrics)
+        return [None] * len(loader.dataset)
+
+    loaders = {'cityscapes': _scored_loader(2, CS),
+               'acdc': _scored_loader(1, 'cannot decode acdc/broken.png')}
+    hook = EvalHook(loaders, test_fn=test_fn, interval=2)
+    _train(tmp_path, eval_hook=hook, max_iters=2, checkpoint_interval=2)
+    cause = 'dataset acdc: ValueError: cannot decode acdc/broken.png'
+    assert [f['cause'] for f in hook.failures] == [cause]
+    val, = _val_records(tmp_path)
+    assert val['eval_failed'] == cause and 'mIoU' not in val
+    assert describe_failed_evaluations(hook.failures).startswith(
+        f'1 evaluation(s) failed: after iteration 2 ({cause}). Kept: ')
+
+
+class IndexedItems(torch.utils.data.Dataset):
+    """``length`` samples; ``evaluate`` checks it got every index once, in order."""
+
+    def __init__(self, length):
+        self.length = length
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, idx):
+        return dict(idx=torch.tensor(idx))
+
+    def evaluate(self, results, logger=None, **kwargs):
+        assert [int(r) for r in results] == list(range(self.length)), results
+        return {'mIoU': self.length / 10, 'IoU.road': 1.0}
+
+
+class IndexModel(nn.Module):
+    """Predicts the index of each sample (the test loop's model call)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(2)
+
+    def forward(self, return_loss=False, rescale=True, idx=None):
+        return [int(i) for i in idx]
+
+
+def _dist_evaluate(rank, port, work_dir):
+    """One rank of a 2-process (gloo) DistEvalHook over two datasets: records the test loops
+    it ran and what it logged in <work_dir>/rank<r>.json."""
+    import torch.distributed as dist
+    from mmcv.runner import LogBuffer
+
+    from mmseg.apis import multi_gpu_test
+    from mmseg.core import DistEvalHook
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=2)
+    calls = []
+
+    def test_fn(model, loader, tmpdir=None, gpu_collect=False, efficient_test=False):
+        calls.append([len(loader.dataset), tmpdir])
+        return multi_gpu_test(model, loader, tmpdir=tmpdir, gpu_collect=gpu_collect)
+
+    loaders = {name: build_dataloader(IndexedItems(n), 1, 0, dist=True, shuffle=False)
+               for name, n in (('three', 3), ('two', 2))}
+    hook = DistEvalHook(loaders, test_fn=test_fn, interval=1)
+    runner = type('Runner', (), dict(model=IndexModel(), work_dir=str(work_dir), rank=rank,
+                                     log_buffer=LogBuffer(), iter=0, meta=None,
+                                     logger=logging.getLogger(f'rank{rank}')))()
+    try:
+        hook._do_evaluate(runner)
+    finally:
+        dist.destroy_process_group()
+    (work_dir / f'rank{rank}.json').write_text(json.dumps(
+        dict(calls=calls, logged=dict(runner.log_buffer.output))))
+
+
+def test_dist_eval_hook_runs_the_datasets_in_step_on_every_rank(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    # forked: the children share this process's imports (a fresh start with torch takes seconds)
+    mp.start_processes(_dist_evaluate, args=(port, tmp_path), nprocs=2, join=True,
+                       start_method='fork')
+    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in (0, 1)]
+    folder = tmp_path / '.eval_hook'
+    # the same test loops in the same order on both ranks, each gathering in its own folder
+    for rank in ranks:
+        assert rank['calls'] == [[3, str(folder / 'three')], [2, str(folder / 'two')]]
+    # rank 0 evaluated each dataset on all its predictions (IndexedItems.evaluate checks them)
+    assert ranks[0]['logged'] == {'mIoU': pytest.approx((0.3 + 0.2) / 2), 'three/mIoU': 0.3,
+                                  'three/IoU.road': 1.0, 'two/mIoU': 0.2, 'two/IoU.road': 1.0,
+                                  'eval_iter_num': 2 + 1}  # batches of rank 0, as mmcv counts
+    assert ranks[1]['logged'] == {}

@@ -219,3 +219,52 @@ def test_folder_restarted_from_scratch_over_a_finished_run_is_marked(tmp_path):
     assert row['complete'] is False and exp['n'] == 0 and exp['incomplete'] == 1
     assert row['problem'] == 'RESTARTED: latest.pth is iteration 2, the folder also holds ' \
                              'iteration 400'
+
+
+def test_runs_of_several_targets_get_a_column_each(tmp_path, capsys):
+    root = tmp_path / 'runs'
+    # gta -> (cityscapes, acdc), seeds 0 and 1; mIoU is the mean the evaluation hook logs
+    targets = {0: (0.60, 0.40), 1: (0.64, 0.30)}
+    for seed, (cs, acdc) in targets.items():
+        entry = val_entry((cs + acdc) / 2)
+        entry.update({'cityscapes/mIoU': cs, 'cityscapes/IoU.road': 0.9, 'acdc/mIoU': acdc,
+                      'acdc/aAcc': 0.7})
+        write_log(root / f'260101_1200_gta2multi_s{seed}_0000{seed}', [train_entry(10, 1.0),
+                                                                      entry])
+    # a single-target run in the same tree; its Cityscapes evaluator key is no target
+    single = val_entry(0.55)
+    single['cityscapes/mIoU'] = 0.56
+    write_log(root / '260101_1200_gta2cs_s0_00000', [train_entry(10, 1.0), single])
+    runs, experiments = summarize_results.summarize(str(root))
+    by_run = {r['experiment'] + str(r['seed']): r for r in runs}
+    assert by_run['gta2multi0']['targets'] == pytest.approx(dict(cityscapes=60.0, acdc=40.0))
+    assert list(by_run['gta2multi1']['targets']) == ['cityscapes', 'acdc']
+    assert by_run['gta2cs0']['targets'] == {}
+    by_exp = {e['experiment']: e for e in experiments}
+    multi = by_exp['gta2multi']
+    assert multi['mean'] == pytest.approx((50.0 + 47.0) / 2)
+    # per target: mean over the seeds and the sample std (two values: |a - b| / sqrt(2))
+    assert multi['targets']['cityscapes'] == pytest.approx((62.0, 4.0 / np.sqrt(2)))
+    assert multi['targets']['acdc'] == pytest.approx((35.0, 10.0 / np.sqrt(2)))
+    assert by_exp['gta2cs']['targets'] == {}
+    csv = tmp_path / 'r.csv'
+    summarize_results.main([str(root), '--csv', str(csv)])
+    out = capsys.readouterr().out
+    header = [c.strip() for c in out.splitlines()[2].strip('|').split('|')]
+    assert header == ['run', 'seed', 'iter', 'mIoU', 'cityscapes mIoU', 'acdc mIoU', 'mIoU16',
+                      'status']
+    row = [c.strip() for c in next(line for line in out.splitlines()
+                                   if 'gta2multi_s1' in line).strip('|').split('|')]
+    assert row[3:6] == ['47.00', '64.00', '30.00']
+    single_row = [c.strip() for c in next(line for line in out.splitlines()
+                                          if 'gta2cs_s0' in line).strip('|').split('|')]
+    assert single_row[3:6] == ['55.00', '-', '-']
+    assert '62.00 ± 2.83' in out and '35.00 ± 7.07' in out
+    lines = csv.read_text().splitlines()
+    assert lines[0] == ('experiment,n,mean,std,mean16,std16,incomplete,mean_cityscapes,'
+                        'std_cityscapes,mean_acdc,std_acdc')
+    single_csv, multi_csv = (line.split(',') for line in lines[1:])
+    assert single_csv[0] == 'gta2cs' and single_csv[7:] == ['', '', '', '']
+    assert multi_csv[0] == 'gta2multi'
+    assert [float(v) for v in multi_csv[7:]] == pytest.approx(
+        [62.0, 4.0 / np.sqrt(2), 35.0, 10.0 / np.sqrt(2)])

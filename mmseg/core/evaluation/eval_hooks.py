@@ -15,9 +15,16 @@ Two guarantees (docs/RUNS.md):
   ``hook.failures``, and training continues; ``train_segmentor`` raises ``EvaluationFailed``
   at the end. Distributed, the error is logged likewise and then raised: the other ranks wait in
   the test loop's collective, so the run cannot go on.
+
+Several evaluation datasets (``data.val`` a list; docs/evaluation.md): the hook gets a dict
+``{name: dataloader}``, evaluates each dataset in turn and logs its metrics as ``<name>/<key>``
+(``cityscapes/mIoU``, ``acdc/IoU.road``, ...) plus, under the plain keys (``mIoU``, ``mAcc``,
+``aAcc``), the unweighted mean over the datasets, which ``save_best`` and the tools read. With
+one dataset nothing changes.
 """
 import os.path as osp
 import traceback
+from collections import OrderedDict
 
 import torch
 import torch.distributed as dist
@@ -25,9 +32,10 @@ from mmcv.runner import DistEvalHook as MMCVDistEvalHook
 from mmcv.runner import EvalHook as MMCVEvalHook
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmseg.utils.errors import UserInputError
 from ..checkpoint import find_latest_checkpoint, rng_state_preserved
 
-__all__ = ['EvalHook', 'DistEvalHook', 'describe_failed_evaluations']
+__all__ = ['EvalHook', 'DistEvalHook', 'describe_failed_evaluations', 'mean_over_datasets']
 
 
 def _kept_checkpoint(runner):
@@ -49,9 +57,13 @@ def _retest_command(runner, checkpoint):
 
 
 def _record_failure(hook, runner, error):
-    """Log a failed evaluation (console, text and JSON log) and remember it in hook.failures."""
+    """Log a failed evaluation (console, text and JSON log) and remember it in hook.failures;
+    with several datasets the cause names the one being evaluated."""
     checkpoint = _kept_checkpoint(runner)
     cause = f'{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ""}'
+    if hook.evaluating is not None:
+        cause = f'dataset {hook.evaluating}: {cause}'
+        hook.evaluating = None
     if checkpoint is None:
         kept = 'no checkpoint of this run is on disk yet (see checkpoint_config.interval)'
     else:
@@ -79,11 +91,76 @@ def describe_failed_evaluations(failures):
     return line + f" Kept: {last['checkpoint']}; evaluate it with: {last['command']}"
 
 
-class EvalHook(MMCVEvalHook):
+def mean_over_datasets(per_dataset):
+    """``{name: metrics}`` -> one flat dict: every metric as ``<name>/<key>``, preceded by the
+    unweighted mean over the datasets of each summary metric that all of them have (keys
+    without '.' or '/': aAcc, mIoU, mAcc, ...; per-class ``IoU.<class>`` are not averaged)."""
+    first = next(iter(per_dataset.values()))
+    summary_keys = [k for k in first if '.' not in k and '/' not in k
+                    and all(k in metrics for metrics in per_dataset.values())]
+    combined = OrderedDict(
+        (k, sum(float(metrics[k]) for metrics in per_dataset.values()) / len(per_dataset))
+        for k in summary_keys)
+    for name, metrics in per_dataset.items():
+        combined.update((f'{name}/{k}', v) for k, v in metrics.items())
+    return combined
+
+
+def _split_dataloaders(dataloader, save_best=None):
+    """(first loader, {name: loader} or None): a dict of one loader counts as a single one.
+    ``save_best`` must then be a plain key (the mean): it names the file best_<key>_iter_N.pth."""
+    if isinstance(dataloader, dict) and len(dataloader) > 1 and '/' in str(save_best or ''):
+        raise UserInputError(f'evaluation.save_best = {save_best!r}: with several evaluation '
+                             f'datasets the best checkpoint is chosen on a mean over them '
+                             f'(e.g. \'mIoU\'), not on one dataset\'s key (docs/evaluation.md)')
+    if isinstance(dataloader, dict):
+        if not dataloader:
+            raise ValueError('the evaluation hook needs at least one dataloader')
+        first = next(iter(dataloader.values()))
+        return first, (OrderedDict(dataloader) if len(dataloader) > 1 else None)
+    return dataloader, None
+
+
+class _SeveralDatasets:
+    """What EvalHook and DistEvalHook share for several datasets (``self.dataloaders``)."""
+
+    def _evaluate_each(self, runner, predict):
+        """Predict and evaluate each dataset in turn (``predict(loader)`` runs the test loop;
+        it returns None on ranks other than 0, which evaluate nothing), then log the combined
+        metrics. Returns the key score for save_best (None on other ranks)."""
+        per_dataset = OrderedDict()
+        for name, loader in self.dataloaders.items():
+            self.evaluating = name
+            results = predict(loader)
+            if runner.rank == 0:
+                runner.logger.info(f'Evaluation on {name} ({len(loader.dataset)} images):')
+                per_dataset[name] = loader.dataset.evaluate(results, logger=runner.logger,
+                                                            **self.eval_kwargs)
+        self.evaluating = None
+        if runner.rank != 0:
+            return None
+        combined = mean_over_datasets(per_dataset)
+        means = ', '.join(f'{k} {v:.4f}' for k, v in combined.items() if '/' not in k)
+        runner.logger.info(f'mean over the {len(per_dataset)} evaluation datasets '
+                           f'({", ".join(per_dataset)}), unweighted: {means}; each '
+                           f'dataset\'s own metrics are logged as <name>/<metric>')
+        runner.log_buffer.output['eval_iter_num'] = sum(
+            len(loader) for loader in self.dataloaders.values())
+        runner.log_buffer.output.update(combined)
+        runner.log_buffer.ready = True
+        if self.save_best is None:
+            return None
+        if self.key_indicator == 'auto':
+            self._init_rule(self.rule, next(iter(combined)))
+        return combined[self.key_indicator]
+
+
+class EvalHook(_SeveralDatasets, MMCVEvalHook):
     """Evaluate on ``dataloader`` every ``interval`` iterations (by_epoch=False for mic-seg runs).
 
     Args:
-        dataloader: a DataLoader over a dataset with ``evaluate(results, logger=..., **kw)``.
+        dataloader: a DataLoader over a dataset with ``evaluate(results, logger=..., **kw)``,
+            or a dict ``{name: DataLoader}`` of several datasets (see the module doc).
         test_fn: ``test_fn(model, dataloader, efficient_test=...) -> list`` of predictions.
         interval: evaluate after every ``interval``-th iteration (iteration count starts at 1).
         efficient_test: pass predictions as temporary .npy files instead of arrays.
@@ -94,10 +171,13 @@ class EvalHook(MMCVEvalHook):
                  **eval_kwargs):
         if not callable(test_fn):
             raise TypeError(f'EvalHook needs the test loop as test_fn, got {test_fn!r}')
+        dataloader, self.dataloaders = _split_dataloaders(dataloader,
+                                                          eval_kwargs.get('save_best'))
         super().__init__(dataloader, interval=interval, by_epoch=by_epoch, test_fn=test_fn,
                          **eval_kwargs)
         self.efficient_test = efficient_test
         self.failures = []
+        self.evaluating = None  # the name of the dataset under evaluation (several datasets)
 
     def _do_evaluate(self, runner):
         with rng_state_preserved():
@@ -107,6 +187,12 @@ class EvalHook(MMCVEvalHook):
                 _record_failure(self, runner, error)
 
     def _evaluate_once(self, runner):
+        if self.dataloaders is not None:
+            key_score = self._evaluate_each(runner, lambda loader: self.test_fn(
+                runner.model, loader, efficient_test=self.efficient_test))
+            if self.save_best and key_score:
+                self._save_ckpt(runner, key_score)
+            return
         results = self.test_fn(runner.model, self.dataloader, efficient_test=self.efficient_test)
         runner.log_buffer.output['eval_iter_num'] = len(self.dataloader)
         key_score = self.evaluate(runner, results)
@@ -114,17 +200,24 @@ class EvalHook(MMCVEvalHook):
             self._save_ckpt(runner, key_score)
 
 
-class DistEvalHook(MMCVDistEvalHook):
-    """Distributed variant: every rank runs ``test_fn`` on its shard, rank 0 evaluates."""
+class DistEvalHook(_SeveralDatasets, MMCVDistEvalHook):
+    """Distributed variant: every rank runs ``test_fn`` on its shard, rank 0 evaluates.
+
+    With several datasets every rank runs the test loops in the same order (each one's
+    collective gathering steps in line), each dataset collecting through its own folder
+    ``<tmpdir>/<name>``; rank 0 evaluates each after its gathering."""
 
     def __init__(self, dataloader, test_fn, interval=1, by_epoch=False, efficient_test=False,
                  **eval_kwargs):
         if not callable(test_fn):
             raise TypeError(f'DistEvalHook needs the test loop as test_fn, got {test_fn!r}')
+        dataloader, self.dataloaders = _split_dataloaders(dataloader,
+                                                          eval_kwargs.get('save_best'))
         super().__init__(dataloader, interval=interval, by_epoch=by_epoch, test_fn=test_fn,
                          **eval_kwargs)
         self.efficient_test = efficient_test
         self.failures = []
+        self.evaluating = None  # the name of the dataset under evaluation (several datasets)
 
     def _do_evaluate(self, runner):
         with rng_state_preserved():
@@ -142,6 +235,15 @@ class DistEvalHook(MMCVDistEvalHook):
                     dist.broadcast(module.running_var, 0)
                     dist.broadcast(module.running_mean, 0)
         tmpdir = self.tmpdir or osp.join(runner.work_dir, '.eval_hook')
+        if self.dataloaders is not None:
+            # A folder per dataset: rank 0 removes a gathering's folder after reading it,
+            # possibly after another rank has written its part of the next dataset.
+            key_score = self._evaluate_each(runner, lambda loader: self.test_fn(
+                runner.model, loader, tmpdir=osp.join(tmpdir, self.evaluating),
+                gpu_collect=self.gpu_collect, efficient_test=self.efficient_test))
+            if runner.rank == 0 and self.save_best and key_score:
+                self._save_ckpt(runner, key_score)
+            return
         results = self.test_fn(runner.model, self.dataloader, tmpdir=tmpdir,
                                gpu_collect=self.gpu_collect, efficient_test=self.efficient_test)
         if runner.rank == 0:
