@@ -95,11 +95,12 @@ def _save(path, array, mode=None):
     Image.fromarray(array, mode=mode).save(path)
 
 
-def _boundary(index_map, width=0):
-    """Pixels within ``width`` of an object edge (coarse annotations leave them unlabelled)."""
-    edge = np.zeros(index_map.shape, dtype=bool)
-    edge[:, 1:] |= index_map[:, 1:] != index_map[:, :-1]
-    edge[1:, :] |= index_map[1:, :] != index_map[:-1, :]
+def _boundary(labels, width=0):
+    """Pixels within ``width`` of an edge between two classes of ``labels`` (H×W): coarse
+    annotations leave them unlabelled."""
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
     grown = edge.copy()
     for shift in range(1, width + 1):
         grown[:, shift:] |= edge[:, :-shift]
@@ -271,7 +272,7 @@ def write_foggy_driving(root, num, size, seed):
             stem = f'{record}/{record}_{s}{i:05d}_{7 * i:06d}'
             labels = scene.label_ids()
             if kind == 'coarse':  # coarse polygons leave the object borders unlabelled
-                labels[_boundary(scene.index_map)] = name2label['unlabeled'].id
+                labels[_boundary(labels)] = name2label['unlabeled'].id
             _save(osp.join(root, 'leftImg8bit', split, stem + '_leftImg8bit.png'), scene.image)
             _save(osp.join(root, gt, split, f'{stem}_{gt}_labelIds.png'), labels, 'L')
             lists['leftImg8bit_testall'].append(f'leftImg8bit/{split}/{stem}_leftImg8bit.png')
@@ -287,8 +288,8 @@ def write_nighttime_driving(root, num, size, seed):
     for i in range(num):
         scene = ToyScene(seed, 7, i, size, 'target', ego_vehicle=True, weather='night')
         stem = f'{i}_frame_{120 * i:04d}'
-        border = _boundary(scene.index_map)
         train_ids, label_ids = scene.train_ids(), scene.label_ids()
+        border = _boundary(label_ids)
         train_ids[border], label_ids[border] = 255, name2label['unlabeled'].id
         _save(osp.join(root, 'leftImg8bit', 'test', 'night', stem + '_leftImg8bit.png'),
               scene.image)
