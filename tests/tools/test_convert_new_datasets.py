@@ -152,7 +152,8 @@ def test_synscapes_maps_cityscapes_label_ids(toy_new_datasets, tmp_path):
 def test_urbansyn_renames_labels_after_images(toy_new_datasets, tmp_path):
     root = _raw(toy_new_datasets, 'urbansyn', tmp_path)
     # A hand-made label: train IDs kept, 19 (unlabelled) and anything above -> 255.
-    Image.fromarray(np.array([[0, 5, 18, 19, 200]], np.uint8), 'L').save(root / 'ss' / 'ss_9999.png')
+    patch = np.array([[0, 5, 18, 19, 200]], np.uint8)
+    Image.fromarray(patch, 'L').save(root / 'ss' / 'ss_9999.png')
     convert_urbansyn(root, nproc=1)
     np.testing.assert_array_equal(_png(root / 'labelTrainIds' / 'rgb_9999_labelTrainIds.png'),
                                   [[0, 5, 18, 255, 255]])

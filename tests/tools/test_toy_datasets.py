@@ -33,7 +33,7 @@ def test_scene_encodings_agree_per_object():
 
 def test_same_seed_same_files_and_no_overwrite_of_other_data(tmp_path):
     a = generate_toy_dataset('nighttime_driving', tmp_path / 'a', 1, (64, 32), seed=5)
-    b = generate_toy_dataset('nighttime_driving', tmp_path / 'b', 1, (64, 32), seed=5)
+    generate_toy_dataset('nighttime_driving', tmp_path / 'b', 1, (64, 32), seed=5)
     files = sorted(p.relative_to(a) for p in (tmp_path / 'a').rglob('*.png'))
     assert len(files) == 3  # image, train IDs, label IDs
     for rel in files:
