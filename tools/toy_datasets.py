@@ -169,9 +169,10 @@ def wilddash2_categories(scene):
             body = next((j for j in range(i + 1, min(i + 8, len(categories)))
                          if scene.objects[j].look == obj.label), None)
             if body is None:
-                body = next(j for j in range(i - 1, max(i - 8, -1), -1)
-                            if scene.objects[j].look == obj.label)
-            categories[i] = categories[body]
+                body = next((j for j in range(i - 1, max(i - 8, -1), -1)
+                             if scene.objects[j].look == obj.label), None)
+            if body is not None:  # else the body was clipped away: the part keeps its id
+                categories[i] = categories[body]
     return categories
 
 

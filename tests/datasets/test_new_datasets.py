@@ -60,6 +60,15 @@ def test_foggy_zurich_unlabelled_list_and_foggy_driving_coarse_split(toy_new_dat
                         split='lists_file_names/RGB_medium_filenames.txt')
     assert len(unlabelled) == 2 and all('ann' not in info for info in unlabelled.img_infos)
     assert unlabelled.img_infos[0]['filename'].startswith('GOPR')
+    # A list of names relative to RGB/ without suffix (mmseg's own split format) works too.
+    root = toy_new_datasets['converted'] / 'foggy_zurich'
+    names = (root / 'lists_file_names' / 'RGB_testv2_filenames.txt').read_text().split()
+    own_list = root / 'my_split.txt'
+    own_list.write_text(''.join(n[len('RGB/'):-len('.png')] + '\n' for n in names))
+    own = _build('FoggyZurichDataset', toy_new_datasets, split='my_split.txt')
+    default = _build('FoggyZurichDataset', toy_new_datasets)
+    assert own.img_infos == default.img_infos and len(own) == 2
+    assert default.img_infos[0]['ann']['seg_map'] == default.img_infos[0]['filename']
     coarse = _build('FoggyDrivingDataset', toy_new_datasets, img_dir='leftImg8bit/test_extra',
                     ann_dir='gtCoarse/test_extra',
                     seg_map_suffix='_gtCoarse_labelTrainIds.png')
