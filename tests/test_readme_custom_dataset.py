@@ -1,4 +1,4 @@
-"""The README's "Custom dataset" example runs as written: register, configure, build, evaluate."""
+"""docs/config.md's "Adding a dataset" example runs as written: register, configure, build, evaluate."""
 import re
 import sys
 
@@ -8,8 +8,8 @@ from mmcv import Config
 
 
 def _readme_blocks(repo_root):
-    text = (repo_root / 'README.md').read_text()
-    section = text.split('## Custom dataset', 1)[1].split('\n## ', 1)[0]
+    text = (repo_root / 'docs' / 'config.md').read_text()
+    section = text.split('## Adding a dataset', 1)[1].split('\n## ', 1)[0]
     return re.findall(r'```python\n(.*?)```', section, flags=re.S)
 
 
