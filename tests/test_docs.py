@@ -189,7 +189,8 @@ def test_toy_commands_are_run_by_existing_tests():
 def test_slug_follows_github():
     assert _slug('Slow on a busy machine: `OMP_NUM_THREADS`') == \
         'slow-on-a-busy-machine-omp_num_threads'
-    assert _slug('`tools/train.py` and `run_experiments.py`') == 'toolstrainpy-and-run_experimentspy'
+    assert _slug('`tools/train.py` and `run_experiments.py`') == \
+        'toolstrainpy-and-run_experimentspy'
     assert _slug('9. Published results') == '9-published-results'
 
 
