@@ -2,13 +2,17 @@
 docs/get_started.md names an existing make target, script or module, its flags are accepted by
 that tool's own argparse parser and the repository files it names exist; every relative link in
 README.md, CHANGELOG.md and docs/*.md points to an existing file and, with '#', to an existing
-section. The toy commands that take minutes run for real in the end-to-end tests listed in
-TOY_COMMANDS_RUN_BY."""
+section. The toy-data command runs here as shown (a slow test, about 10 s); the toy commands
+that take minutes run in the end-to-end tests listed in TOY_COMMANDS_RUN_BY.
+
+README.md links to docs/dataset_prepare.md, docs/performance.md, docs/domains.md and
+docs/evaluation.md, which other branches add."""
 import argparse
 import importlib
 import os
 import re
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -184,6 +188,29 @@ def test_toy_commands_are_run_by_existing_tests():
     for command in shown:
         assert any(command.startswith(p) for p in TOY_COMMANDS_RUN_BY), \
             f'{command!r}: name the test that runs it in TOY_COMMANDS_RUN_BY'
+
+
+@pytest.mark.slow
+def test_the_toy_data_command_makes_what_the_next_commands_read(tmp_path):
+    """`python tools/make_toy_data.py` as shown (default arguments), run in an empty folder: the
+    data/toy paths that get_started's later commands name exist afterwards."""
+    command = 'python tools/make_toy_data.py'
+    shown = [argv for c, argv in _commands('docs/get_started.md')]
+    assert shlex.split(command) in shown
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1')
+    run = subprocess.run([sys.executable, str(REPO / 'tools/make_toy_data.py')], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    named = {a for argv in shown for a in argv if a.startswith('data/toy/')}
+    assert 'data/toy/cityscapes/leftImg8bit/val' in named
+    for path in named - {'data/toy/mittiny_toygta.pth'}:  # made by make_toy_pretrained.py
+        assert (tmp_path / path).exists(), path
+    # What the toy configs read: converted labels and the rare-class statistics.
+    gta = tmp_path / 'data/toy/gta'
+    assert len(list((gta / 'labels').glob('*_labelTrainIds.png'))) == \
+        len(list((gta / 'images').glob('*.png'))) > 0
+    for name in ('sample_class_stats.json', 'samples_with_class.json'):
+        assert (gta / name).is_file(), name
 
 
 def test_slug_follows_github():
