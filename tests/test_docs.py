@@ -1,6 +1,8 @@
-"""The README and docs/ as a user reads them: every command shown in the README and in
-docs/get_started.md names an existing make target, script or module, its flags are accepted by
-that tool's own argparse parser and the repository files it names exist; every relative link in
+"""The README and docs/ as a user reads them: every command shown in the README and in the task
+pages of docs/ (get_started, train, inference, config, troubleshooting, toy_benchmark) names an
+existing make target, script or module, its flags are accepted by that tool's own argparse
+parser as written, and the repository files it names exist; each task page starts with its
+commands; every relative link in
 README.md, CHANGELOG.md and docs/*.md points to an existing file and, with '#', to an existing
 section. The toy-data command runs here as shown (a slow test, about 10 s); the toy commands
 that take minutes run in the end-to-end tests listed in TOY_COMMANDS_RUN_BY.
@@ -19,12 +21,21 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-COMMAND_DOCS = ('README.md', 'docs/get_started.md')
+COMMAND_DOCS = ('README.md', 'docs/get_started.md', 'docs/train.md', 'docs/inference.md',
+                'docs/config.md', 'docs/troubleshooting.md', 'docs/toy_benchmark.md')
 LINKED_DOCS = ['README.md', 'CHANGELOG.md'] + sorted(
     str(p.relative_to(REPO)) for p in (REPO / 'docs').glob('*.md'))
 # Made by an earlier command of the same block, downloaded by the user or written by a run.
-PRODUCED_ROOTS = ('data/', 'work_dirs/', 'pretrained/', 'out/')
+PRODUCED_ROOTS = ('data/', 'work_dirs/', 'pretrained/', 'out/', 'configs/generated')
 SHELL_BUILTINS = ('.', 'source', 'cd', 'export', 'umask', 'ls')
+# Programs of other projects: not checked beyond being shown.
+EXTERNAL = ('tensorboard',)
+# The shell wrappers: their positional arguments, the tool they run, and the positional
+# arguments that tool gets (indices into the wrapper's; test.sh finds the config and checkpoint
+# of a run folder) before the rest of the command line.
+WRAPPERS = {'tools/dist_train.sh': (['CONFIG', 'NUM_PROCS'], 'tools.train', [0]),
+            'tools/dist_test.sh': (['CONFIG', 'CHECKPOINT', 'NUM_PROCS'], 'tools.test', [0, 1]),
+            'test.sh': (['RUN_DIR'], 'tools.test', None)}
 # Each toy command of docs/get_started.md, and the test that runs it for real (a slow one where
 # the command takes minutes); checked to exist, so that a renamed test shows up here.
 TOY_COMMANDS_RUN_BY = {
@@ -110,8 +121,9 @@ def _parse_with_tool(module_name, args, monkeypatch):
 
 
 def _placeholder(token):
-    """CONFIG, CHECKPOINT, <run> and the like stand for a user's value."""
-    return bool(re.fullmatch(r'[A-Z][A-Z_]*', token)) or '<' in token
+    """CONFIG, CHECKPOINT, <run>, path/to/... and the like stand for a user's value."""
+    return (bool(re.fullmatch(r'[A-Z][A-Z_]*', token)) or '<' in token
+            or token.startswith(('path/to/', '/path/to/')))
 
 
 def _check_repo_files(command, args):
@@ -128,31 +140,63 @@ def _all_commands():
     return [(doc, command, argv) for doc in COMMAND_DOCS for command, argv in _commands(doc)]
 
 
-@pytest.mark.parametrize('doc', COMMAND_DOCS)
-def test_docs_show_commands(doc):
-    commands = [argv[0] for _, argv in _commands(doc)]
-    assert 'make' in commands and 'python' in commands
+def _tool_and_args(doc, command, argv):
+    """The module a shown command runs and the arguments it gets; None for what is not ours."""
+    if argv[0] == 'srun':  # srun's own options, then the command it starts
+        argv = argv[argv.index('python'):]
+    if argv[0] in SHELL_BUILTINS + EXTERNAL:
+        return None
+    if argv[0] == 'sh':
+        argv = argv[1:]
+    if argv[0] in WRAPPERS:
+        assert (REPO / argv[0]).is_file(), f'{doc}: {command!r}: {argv[0]} does not exist'
+        positional, module_name, passed_on = WRAPPERS[argv[0]]
+        args = argv[1:]
+        if args == ['...']:
+            return None
+        assert len(args) >= len(positional), f'{doc}: {command!r}: expects {positional}'
+        tool_positional = ['CONFIG', 'CHECKPOINT'] if passed_on is None else [
+            args[i] for i in passed_on]
+        return module_name, tool_positional + args[len(positional):]
+    assert argv[0] == 'python', f'{doc}: {command!r}: not a make or python command'
+    args = argv[1:]
+    if args[0] == '-c':
+        return None
+    if args[0] == '-m':
+        module_name, args = args[1], args[2:]
+        assert (REPO / (module_name.replace('.', '/') + '.py')).is_file(), command
+    else:
+        script, args = args[0], args[1:]
+        assert (REPO / script).is_file(), f'{doc}: {command!r}: {script} does not exist'
+        module_name = script[:-len('.py')].replace('/', '.')
+    return module_name, args
+
+
+def test_readme_shows_the_two_commands_and_python_ones():
+    commands = [command for command, _ in _commands('README.md')]
+    assert {'make demo', 'make test'} <= set(commands)
+    assert any(c.startswith('python run_experiments.py') for c in commands)
+
+
+@pytest.mark.parametrize('doc', COMMAND_DOCS[1:])
+def test_each_task_page_starts_with_its_commands(doc):
+    text = (REPO / doc).read_text()
+    title, _, rest = text.partition('\n')
+    assert title.startswith('# ') and rest.lstrip('\n').startswith('```sh\n'), doc
 
 
 def test_every_shown_command_exists_and_its_flags_parse(monkeypatch):
     targets = _make_targets()
     checked = 0
     for doc, command, argv in _all_commands():
-        program, args = argv[0], argv[1:]
-        if program in SHELL_BUILTINS:
-            continue
-        if program == 'make':
-            wanted = [a for a in args if '=' not in a]
+        if argv[0] == 'make':
+            wanted = [a for a in argv[1:] if '=' not in a]
             assert wanted and set(wanted) <= targets, f'{doc}: {command!r}: no such make target'
             continue
-        assert program == 'python', f'{doc}: {command!r}: not a make or python command'
-        if args[0] == '-m':
-            module_name, args = args[1], args[2:]
-            assert (REPO / (module_name.replace('.', '/') + '.py')).is_file(), command
-        else:
-            script, args = args[0], args[1:]
-            assert (REPO / script).is_file(), f'{doc}: {command!r}: {script} does not exist'
-            module_name = script[:-len('.py')].replace('/', '.')
+        tool = _tool_and_args(doc, command, argv)
+        if tool is None:
+            continue
+        module_name, args = tool
         _check_repo_files(command, args)
         parse_args = ['x' if _placeholder(a) else a for a in args]
         try:
@@ -160,7 +204,7 @@ def test_every_shown_command_exists_and_its_flags_parse(monkeypatch):
         except (SystemExit, AssertionError) as error:
             pytest.fail(f'{doc}: {command!r}: the parser of {module_name} refused it ({error})')
         checked += 1
-    assert checked >= 9
+    assert checked >= 30
 
 
 def test_the_quick_start_commands_are_the_tools_real_flags(monkeypatch):
