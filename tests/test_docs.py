@@ -2,9 +2,8 @@
 pages of docs/ (get_started, train, inference, config, troubleshooting, toy_benchmark) names an
 existing make target, script or module, its flags are accepted by that tool's own argparse
 parser as written, and the repository files it names exist; each task page starts with its
-commands; every relative link in
-README.md, CHANGELOG.md and docs/*.md points to an existing file and, with '#', to an existing
-section. The toy-data command runs here as shown (a slow test, about 10 s); the toy commands
+commands; every relative link in README.md, CHANGELOG.md and docs/*.md points to an
+existing file and, with '#', to an existing section. The toy-data command runs here as shown (a slow test, about 10 s); the toy commands
 that take minutes run in the end-to-end tests listed in TOY_COMMANDS_RUN_BY.
 
 README.md links to docs/dataset_prepare.md, docs/performance.md, docs/domains.md and
