@@ -75,7 +75,7 @@ HRDA_DAFORMER = dict(architecture='hrda1-512-0.1_daformer_sepaspp', backbone='mi
                      inference='slide')
 DAFORMER = dict(architecture='daformer_sepaspp', backbone='mitb5', inference='whole')
 
-# Foundation-model encoders (TIMMBackbone + MultiLevelNeck, README "Foundation-model encoders"):
+# Foundation-model encoders (TIMMBackbone + MultiLevelNeck, docs/config.md, "Foundation-model encoders"):
 # timm model, local weights, blocks taken, their channels (extra keys go to timm.create_model).
 VFM_BACKBONES = {
     'dinov2vitb14': dict(model_name='vit_base_patch14_dinov2', out_indices=[2, 5, 8, 11],

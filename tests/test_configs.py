@@ -172,8 +172,8 @@ def test_hrda_and_daformer_configs():
     assert tuple(daf.data.train.source.pipeline[2].img_scale) == (1280, 720)
 
 
-# The resolved types of each runnable config, written out from the paper's set-ups (README,
-# Configs): segmentor, backbone, decode head (single-scale head of HRDA), UDA method, and the
+# The resolved types of each runnable config, written out from the paper's set-ups (docs/config.md,
+# docs/train.md): segmentor, backbone, decode head (single-scale head of HRDA), UDA method, and the
 # train / val datasets (UDA source and target).
 RUNNABLE_CONFIG_TYPES = {
     'mic/gtaHR2csHR_mic_hrda.py': ('HRDAEncoderDecoder', 'mit_b5', 'HRDAHead', 'DAFormerHead',

@@ -1,4 +1,4 @@
-"""The README's "Foundation-model encoders" switch example turns MIC(HRDA) into a ViT run."""
+"""docs/config.md's "Foundation-model encoders" switch example turns MIC(HRDA) into a ViT run."""
 import re
 
 import torch
@@ -6,7 +6,7 @@ from mmcv import Config
 
 
 def test_readme_switch_example_builds_mic_hrda_with_a_vit(repo_root, tmp_path):
-    text = (repo_root / 'README.md').read_text()
+    text = (repo_root / 'docs' / 'config.md').read_text()
     section = text.split('## Foundation-model encoders', 1)[1].split('\n## ', 1)[0]
     config_src, = re.findall(r'```python\n(.*?)```', section, flags=re.S)
     base = repr(str(repo_root / 'configs' / 'mic' / 'gtaHR2csHR_mic_hrda.py'))

@@ -1,4 +1,4 @@
-"""Foundation-model encoder runs: experiment 90, toy id 6 and configs/vfm (README section
+"""Foundation-model encoder runs: experiment 90, toy id 6 and configs/vfm (docs/config.md section
 "Foundation-model encoders")."""
 import copy
 import os.path as osp

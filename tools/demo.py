@@ -41,7 +41,7 @@ MIC_CONFIG = 'configs/toy/toy_gta2cs_mic_daformer.py'
 SOURCE_ONLY_CONFIG = 'configs/toy/toy_gta2cs_source_only.py'
 PRETRAINED = 'data/toy/mittiny_toygta.pth'
 # Seed 0 of toy experiment 1 on toy Cityscapes val (the config run_experiments.py --exp 1 writes,
-# trained by tools/train.py with one CPU thread; README "Toy benchmark"), shown with
+# trained by tools/train.py with one CPU thread; docs/toy_benchmark.md), shown with
 # --no-source-only. Another thread count changes the last digits.
 REFERENCE_SOURCE_ONLY_MIOU = 11.19
 

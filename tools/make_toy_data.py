@@ -12,7 +12,7 @@ is flat and saturated with hard edges; the target is desaturated with a shifted 
 a lighting gradient, slight blur, evening light (darker, warmer, lower contrast) and sensor
 noise. The evening light is what a network trained on the source alone cannot bridge: a tiny
 DAFormer trained on toy GTA falls from about 26 to 12 mIoU on toy Cityscapes val with it, while a
-network trained on toy Cityscapes itself is unaffected (README "Toy benchmark"). Labels come from one set of polygons per scene,
+network trained on toy Cityscapes itself is unaffected (docs/toy_benchmark.md). Labels come from one set of polygons per scene,
 rasterised like cityscapesscripts does, so the Cityscapes JSON, the labelIds PNG and the GTA
 label PNG agree with the image.
 """

@@ -25,7 +25,7 @@ optimizer = dict(
             norm=dict(decay_mult=0.0))))
 # 400 iterations of batch 2; warm-up over the first 40 instead of 1500. (At 800 iterations the
 # source-only baseline starts to learn the small classes that self-training's pseudo-labels of
-# the tiny network wipe out, and MIC's lead shrinks: README "Toy benchmark".)
+# the tiny network wipe out, and MIC's lead shrinks: docs/toy_benchmark.md.)
 runner = dict(type='IterBasedRunner', max_iters=400)
 lr_config = dict(warmup_iters=40)
 checkpoint_config = dict(by_epoch=False, interval=400, max_keep_ckpts=1)

@@ -2,7 +2,7 @@
 # ViT-B/14 (timm) with the DAFormer decoder, trained with DACS self-training and MIC's masked
 # image consistency exactly as in MIC, with the optimisation of VFM-UDA (Englert et al., arXiv
 # 2406.09896, Sec. 4.1). VFM-UDA's own recipe (lightweight head, token masking) reports 77.1
-# mIoU with ViT-B/14; this config has not been trained yet (README "Foundation-model encoders").
+# mIoU with ViT-B/14; this config has not been trained yet (docs/config.md, "Foundation-model encoders").
 # "VFM-UDA" marks settings stated by that paper, "chosen" settings of ours.
 _base_ = [
     # Logging hooks, distributed backend and workflow shared by all runs.

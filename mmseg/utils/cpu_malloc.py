@@ -6,7 +6,7 @@ freed. A MIC(HRDA) step on the CPU allocates and frees feature maps of that size
 (a 2x1024x64x64 float map of the DAFormer fusion is 32 MiB), and every fresh mapping is zeroed by
 the kernel page by page on first touch: counted with ``resource.getrusage`` on a 2-core Xeon, one
 MiT-B0 training step at 512 crops made about 3.3 million minor page faults and spent a fifth of
-its CPU time in the kernel (README, Performance).
+its CPU time in the kernel (docs/performance.md).
 
 ``configure_cpu_malloc(True)`` sets glibc's ``M_MMAP_MAX`` to 0 (every block comes from the heap)
 and ``M_TRIM_THRESHOLD`` to its maximum (freed memory stays with the process), so that the next

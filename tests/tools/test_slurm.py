@@ -218,7 +218,7 @@ def test_slurm_dry_run_writes_scripts_without_submitting(tmp_path, fake_sbatch, 
 def test_slurm_job_runs_in_the_folder_run_experiments_was_called_from(tmp_path, fake_sbatch,
                                                                       monkeypatch, capsys):
     """A config outside the repository: relative data paths and the user's own modules
-    resolve in the job as in the check before submitting (README, own modules)."""
+    resolve in the job as in the check before submitting (docs/train.md, own modules)."""
     user = tmp_path / 'user'
     user.mkdir()
     (user / 'toy.py').write_text(TOY_CONFIG.format(repo=REPO, data=tmp_path))

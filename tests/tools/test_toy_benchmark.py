@@ -1,4 +1,4 @@
-"""The toy benchmark pipeline (README "Toy benchmark"): warm start, run_experiments.py --exp 5,
+"""The toy benchmark pipeline (docs/toy_benchmark.md): warm start, run_experiments.py --exp 5,
 tools/summarize_results.py. Shortened to 2 iterations per run: it checks the pipeline, not the
 numbers."""
 import json

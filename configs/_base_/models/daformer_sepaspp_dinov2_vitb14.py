@@ -1,6 +1,6 @@
 # DAFormer decoder (separable-ASPP fusion) on a DINOv2 ViT-B/14 from timm: the ViT's outputs of
 # blocks 3, 6, 9 and 12 on its 1/14 patch grid are resampled by a multi-level neck to strides
-# 4, 8, 16 and 32, the input of the DAFormer head (README "Foundation-model encoders").
+# 4, 8, 16 and 32, the input of the DAFormer head (docs/config.md, "Foundation-model encoders").
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='EncoderDecoder',

@@ -2,7 +2,7 @@
 
 The wrapped timm ViT returns the tokens of the taken blocks as maps on its patch grid; a
 ``MultiLevelNeck`` (mmseg/models/necks/) resamples them to the strides 4, 8, 16 and 32 that the
-DAFormer, SegFormer and HRDA heads expect (README section "Foundation-model encoders").
+DAFormer, SegFormer and HRDA heads expect (docs/config.md, "Foundation-model encoders").
 """
 import os
 
@@ -171,6 +171,6 @@ def read_weights_file(path):
     if not os.path.isfile(path):
         from mmseg.utils.errors import UserFileNotFoundError
         raise UserFileNotFoundError(f'pretrained weights {path} not found: {TIMM_DOWNLOAD_HINT} '
-                                f'(see README section "Foundation-model encoders")')
+                                f'(see docs/config.md, "Foundation-model encoders")')
     from safetensors.torch import load_file
     return load_file(path)

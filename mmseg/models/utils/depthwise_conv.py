@@ -13,8 +13,8 @@ gradients of a stride-1, 'same'-padded depth-wise convolution are depth-wise con
 
 The forward pass is ``F.conv2d`` unchanged; the gradients equal PyTorch's up to float rounding
 (relative 1.8e-6 in float32 on the maps above; tests/models/test_depthwise_conv.py require
-1e-5). The times above are of the convolution alone; the whole training step is in the README,
-Performance.
+1e-5). The times above are of the convolution alone; the whole training step is in
+docs/performance.md.
 """
 import torch
 import torch.nn as nn
