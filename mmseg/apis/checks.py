@@ -17,7 +17,8 @@ from mmseg.utils.errors import UserInputError
 from .config_keys import check_section_keys, check_top_level_keys, check_uda_keys_early
 
 __all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
-           'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
+           'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_source_only',
+           'check_consistency',
            'check_before_training', 'IGNORE_COVERAGE_WARNING']
 
 # A class no label contains while the ignore index covers more than this fraction of the
@@ -200,18 +201,50 @@ def check_rcs_classes(cfg, train_dataset, num_classes):
         return
     outside = _outside(train_dataset.rcs_classes, num_classes)
     if outside:
-        root = cfg.data.train.get('source', {}).get('data_root') or '<data.train.source>'
+        source = cfg.data.train.get('source', {})
+        roots = [s.get('data_root') or '<data.train.source>' for s in
+                 (source if isinstance(source, (list, tuple)) else [source])]
         raise UserInputError(
-            f'{osp.join(root, "sample_class_stats.json")} (data.train.rare_class_sampling) '
+            f'{" or ".join(osp.join(r, "sample_class_stats.json") for r in roots)} '
+            f'(data.train.rare_class_sampling) '
             f'counts class ids {outside} outside [0, {num_classes}) of data.train.source: '
             f'statistics of other labels; regenerate them with tools/convert_datasets '
             f'(see README, Datasets)')
 
 
+def _is_uda_dataset(data_cfg):
+    return isinstance(data_cfg, dict) and data_cfg.get('type') == 'UDADataset'
+
+
+def check_source_only(cfg):
+    """A UDA method trained on a plain dataset (no target images) must be DACS with
+    ``uda.source_only=True``, and a source-only run can only mask source images
+    (docs/domains.md)."""
+    from mmseg.models.uda.masking_consistency_module import SOURCE_MASK_MODES
+    uda, train = cfg.get('uda'), cfg.data.get('train')
+    if not uda or uda.get('type') == 'UDADecorator' or train is None:
+        return
+    if uda.get('source_only') and uda.get('mask_mode') is not None and \
+            uda['mask_mode'] not in SOURCE_MASK_MODES:
+        raise UserInputError(
+            f'uda.mask_mode = {uda["mask_mode"]!r} masks target images, but uda.source_only = '
+            f'True trains without them: set uda.mask_mode to one of {list(SOURCE_MASK_MODES)} '
+            f'(docs/domains.md)')
+    if not _is_uda_dataset(train) and not uda.get('source_only'):
+        kind = 'a list of datasets' if isinstance(train, (list, tuple)) else \
+            f'a plain {train.get("type")}'
+        fix = ('set uda.source_only=True to train on the source alone (domain '
+               'generalisation), or ' if uda.get('type') == 'DACS' else '')
+        raise UserInputError(
+            f'data.train is {kind} without target images, but uda ({uda.get("type")}) trains '
+            f'on target images (pseudo-labels, ClassMix): {fix}make data.train a UDADataset '
+            f'with a target (docs/domains.md)')
+
+
 def _labelled_training_sides(cfg, sides):
     """The training sides whose labels are trained on: a UDA run's source, else all."""
-    if cfg.data.train.get('type') == 'UDADataset':
-        sides = [s for s in sides if s.key.endswith('.source')]
+    if _is_uda_dataset(cfg.data.train):  # the source or each of several sources
+        sides = [s for s in sides if s.key.startswith('data.train.source')]
     return [s for s in sides if s.dataset is not None and s.classes is not None
             and getattr(s.dataset, 'ann_dir', None) is not None]
 
@@ -271,6 +304,7 @@ def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LA
     train = data_sides('data.train', cfg.data.get('train'), train_dataset)
     val = data_sides('data.val', cfg.data.get('val'), val_dataset)
     sides = train + val
+    check_source_only(cfg)
     warnings = check_num_classes(cfg, sides)
     check_ignore_index(cfg, sides)
     known = [s for s in sides if s.classes is not None]
