@@ -14,7 +14,7 @@ class ConcatDataset(_TorchConcatDataset):
     (``UserInputError``).
     """
 
-    def __init__(self, datasets, key='the dataset list'):
+    def __init__(self, datasets, key='datasets'):
         super().__init__(datasets)
         first = self.datasets[0]
         for i, dataset in enumerate(self.datasets[1:], 1):
@@ -24,7 +24,7 @@ class ConcatDataset(_TorchConcatDataset):
                         (tuple(b) if name == 'CLASSES' and b is not None else b):
                     raise UserInputError(
                         f'{key}[0] and {key}[{i}] have different {name}: {a} vs {b}; the '
-                        f'datasets of a list are trained as one and must share their classes')
+                        f'datasets of a list are used as one and must share their classes')
         self.CLASSES = getattr(first, 'CLASSES', None)
         self.PALETTE = getattr(first, 'PALETTE', None)
         self.ignore_index = getattr(first, 'ignore_index', 255)
