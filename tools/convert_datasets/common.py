@@ -18,7 +18,7 @@ from mmseg.utils.errors import UserInputError
 __all__ = [
     'NUM_CLASSES', 'ConversionError', 'require_dir', 'map_to_train_ids', 'class_pixel_counts',
     'save_class_stats', 'run_tasks', 'TRAIN_ID_SUFFIX', 'write_train_ids',
-    'convert_label_folder'
+    'convert_label_folder', 'list_label_files', 'convert_files', 'read_single_channel'
 ]
 
 NUM_CLASSES = 19
@@ -146,3 +146,38 @@ def convert_label_folder(convert_label, data_root, gt_dir, out_dir, nproc, what,
     sample_class_stats = run_tasks(convert_label, label_files, nproc, desc=desc)
     save_class_stats(str(out_dir) if out_dir is not None else data_root, sample_class_stats)
     return sample_class_stats
+
+
+def list_label_files(label_dir, suffix='.png', what='label files'):
+    """Sorted paths of the files ending in ``suffix`` under ``label_dir`` (recursively),
+    outputs of an earlier run (``*_labelTrainIds.png``) excluded. Raises ConversionError
+    naming ``label_dir`` when there are none."""
+    files = sorted(
+        osp.join(folder, name) for folder, _, names in os.walk(label_dir) for name in names
+        if name.endswith(suffix) and not name.endswith(TRAIN_ID_SUFFIX))
+    if not files:
+        raise ConversionError(f'no {what} (*{suffix}) found in {label_dir}')
+    return files
+
+
+def convert_files(convert_label, label_files, out_dir, nproc, desc):
+    """Run ``convert_label`` on every file (progress bar, ``nproc`` processes) and write the
+    statistics of the results into ``out_dir``. Returns the statistics list."""
+    sample_class_stats = run_tasks(convert_label, label_files, nproc, desc=desc)
+    save_class_stats(str(out_dir), sample_class_stats)
+    return sample_class_stats
+
+
+def read_single_channel(label_file):
+    """A single-channel label PNG (mode L, P: the palette indices, or I) as an H×W integer
+    array. Raises ConversionError naming the file when unreadable or multi-channel."""
+    try:
+        with Image.open(label_file) as img:
+            mode = img.mode
+            label = np.asarray(img)
+    except (OSError, ValueError) as exc:
+        raise ConversionError(f'cannot read label file {label_file}: {exc}') from None
+    if label.ndim != 2:
+        raise ConversionError(f'{label_file}: expected a single-channel label PNG (mode L, P '
+                              f'or I), got mode {mode}')
+    return label
