@@ -216,6 +216,15 @@ def _is_uda_dataset(data_cfg):
     return isinstance(data_cfg, dict) and data_cfg.get('type') == 'UDADataset'
 
 
+def _training_set_kind(train):
+    """How data.train is named in check_source_only's error, or None when it has targets."""
+    if isinstance(train, (list, tuple)):
+        return 'a list of datasets'
+    if not _is_uda_dataset(train):
+        return f'a plain {train.get("type")}'
+    return None if train.get('target') is not None else 'a UDADataset without a target'
+
+
 def check_source_only(cfg):
     """A UDA method trained on a plain dataset (no target images) must be DACS with
     ``uda.source_only=True``, and a source-only run can only mask source images
@@ -230,15 +239,14 @@ def check_source_only(cfg):
             f'uda.mask_mode = {uda["mask_mode"]!r} masks target images, but uda.source_only = '
             f'True trains without them: set uda.mask_mode to one of {list(SOURCE_MASK_MODES)} '
             f'(docs/domains.md)')
-    if not _is_uda_dataset(train) and not uda.get('source_only'):
-        kind = 'a list of datasets' if isinstance(train, (list, tuple)) else \
-            f'a plain {train.get("type")}'
+    kind = _training_set_kind(train)
+    if kind is not None and not uda.get('source_only'):
         fix = ('set uda.source_only=True to train on the source alone (domain '
                'generalisation), or ' if uda.get('type') == 'DACS' else '')
         raise UserInputError(
-            f'data.train is {kind} without target images, but uda ({uda.get("type")}) trains '
-            f'on target images (pseudo-labels, ClassMix): {fix}make data.train a UDADataset '
-            f'with a target (docs/domains.md)')
+            f'data.train ({kind}) has no target images, but uda ({uda.get("type")}) trains '
+            f'on them (pseudo-labels, ClassMix): {fix}make data.train a UDADataset with a '
+            f'target (docs/domains.md)')
 
 
 def _labelled_training_sides(cfg, sides):

@@ -61,7 +61,8 @@ class UDADataset:
     """Source sample (rare-class sampled when configured) + target sample per item.
 
     source: a built dataset or dataset config, or a list of them (several sources, mixed per
-    item: docs/domains.md); target: a built dataset or config; cfg: the data.train dict
+    item: docs/domains.md); target: a built dataset or config, or None for source samples
+    only (source-only training with rare-class sampling); cfg: the data.train dict
     (rare_class_sampling=dict(min_pixels, class_temp, min_crop_ratio), sync_crop_size,
     source_weights), which may also come as keyword arguments (when built from a config by
     build_dataset). Raises UserInputError / UserKeyError for inconsistent settings.
@@ -72,20 +73,23 @@ class UDADataset:
                    'source_weights')
     RCS_KEYS = ('min_pixels', 'class_temp', 'min_crop_ratio')
 
-    def __init__(self, source, target, cfg=None, **kwargs):
+    def __init__(self, source, target=None, cfg=None, **kwargs):
         cfg = dict(cfg or {}, **kwargs)
         unknown = sorted(set(cfg) - set(self.CONFIG_KEYS))
         if unknown:
             raise UserKeyError(f'UDADataset (data.train) got unknown keys {unknown}; expected some '
                                f'of {list(self.CONFIG_KEYS)}')
         self._build_sources(source, cfg.get('source'))
+        # No target (None): source samples only, for source-only training with rare-class
+        # sampling (domain generalisation, docs/domains.md).
         self.target = build_dataset(target) if isinstance(target, dict) else target
-        self.CLASSES = self.target.CLASSES
-        self.PALETTE = self.target.PALETTE
-        self.ignore_index = self.target.ignore_index
+        labelled = self.target if self.target is not None else self.sources[0]
+        self.CLASSES = labelled.CLASSES
+        self.PALETTE = labelled.PALETTE
+        self.ignore_index = labelled.ignore_index
         # Names as a list or a tuple (mmseg 0.x keeps the type given): compared as tuples.
         for key, dataset in zip(self.source_keys, self.sources):
-            if tuple(dataset.CLASSES or ()) != tuple(self.target.CLASSES or ()):
+            if tuple(dataset.CLASSES or ()) != tuple(labelled.CLASSES or ()):
                 raise UserInputError(f'{key} classes {dataset.CLASSES} differ from target '
                                      f'classes {self.target.CLASSES}')
         self.source_probs = self._source_probs(cfg.get('source_weights'))
@@ -213,7 +217,13 @@ class UDADataset:
                 f'tools/convert_datasets (see README, Datasets)')
 
     def __len__(self):
-        return len(self.source) * len(self.target)
+        return len(self.source) * self._target_length()
+
+    def _target_length(self):
+        return 1 if self.target is None else len(self.target)
+
+    def _random_target(self):
+        return None if self.target is None else self.target[np.random.randint(len(self.target))]
 
     def get_rare_class_sample(self):
         """Draw a class by P(c), a file containing it, and re-crop until the class is visible."""
@@ -227,18 +237,18 @@ class UDADataset:
                 if n_class > self.rcs_min_pixels * self.rcs_min_crop_ratio:
                     break
                 source = self.source[source_idx]  # the pipeline draws a new random crop
-        target = self.target[np.random.randint(len(self.target))]
+        target = self._random_target()
         return self._merge(*self.synchronized_crop(source, target))
 
     def __getitem__(self, idx):
         if self.rcs_enabled:
             return self.get_rare_class_sample()
         if self.source_probs is None:  # sources in proportion to their sizes
-            source = self.source[idx // len(self.target)]
+            source = self.source[idx // self._target_length()]
         else:
             k = np.random.choice(len(self.sources), p=self.source_probs)
             source = self.sources[k][np.random.randint(len(self.sources[k]))]
-        target = self.target[idx % len(self.target)]
+        target = None if self.target is None else self.target[idx % len(self.target)]
         return self._merge(*self.synchronized_crop(source, target))
 
     def synchronized_crop(self, source, target):
@@ -247,7 +257,7 @@ class UDADataset:
             return source, target
         height, width = source['img'].data.shape[1:]
         y1, y2, x1, x2 = random_crop_bbox((height, width), self.sync_crop_size)
-        for sample in (source, target):
+        for sample in (source, target) if target is not None else (source,):
             for key in ('img', 'gt_semantic_seg', 'valid_pseudo_mask'):
                 if key in sample:
                     container = sample[key]
@@ -262,6 +272,8 @@ class UDADataset:
     @staticmethod
     def _merge(source, target):
         out = dict(source)
+        if target is None:
+            return out
         out['target_img_metas'] = target['img_metas']
         out['target_img'] = target['img']
         if 'valid_pseudo_mask' in target:

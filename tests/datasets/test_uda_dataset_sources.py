@@ -2,6 +2,7 @@
 sampling over the union of the sources, and a plain list of training sets."""
 import math
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -149,3 +150,19 @@ def test_a_plain_list_of_training_sets_carries_their_classes(two_sources):
     assert len(dataset) == 5 and dataset.CLASSES == dataset.datasets[0].CLASSES
     assert dataset.ignore_index == 255 and dataset.PALETTE is not None
     assert dataset[4]['img_metas'].data['ori_filename'] == '0000001.png'
+
+
+def test_without_a_target_items_are_rare_class_sampled_source_samples(tiny_data, two_sources):
+    """Source-only training with rare-class sampling (docs/domains.md): no target keys."""
+    gta, _, _ = two_sources
+    dataset = build_dataset(dict(type='UDADataset', source=gta, rare_class_sampling=RCS))
+    assert len(dataset) == 3 and dataset.CLASSES == dataset.source.CLASSES
+    np.random.seed(0)
+    item = dataset[0]
+    assert set(item) == {'img', 'img_metas', 'gt_semantic_seg'}
+    # Files drawn by the rare-class probabilities of tiny GTA alone (computed by hand).
+    dataset.source = _IndexDataset(3)
+    drawn = np.bincount([dataset[0]['idx'] for _ in range(300)], minlength=3) / 300
+    expected = _expected_file_probs(SimpleNamespace(labels={
+        key: label for key, label in tiny_data.labels.items() if key[0] == 'gta'}))
+    _assert_frequencies(drawn, expected, 300)
