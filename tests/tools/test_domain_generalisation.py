@@ -60,3 +60,19 @@ def test_generated_configs_of_several_domains(tmp_path, exp_id, sources, val_nam
         assert cfg.uda.source_only is (exp_id == 86)
         assert cfg.data.train.rare_class_sampling.class_temp == 0.01
         check_consistency(cfg)
+
+
+@pytest.mark.parametrize('exp_id,encoder,written', [
+    (86, 'mitb5', 'gtaHR2dgHR_srconly_mic_hrda.py'),
+    (86, 'dinov2vitb14', 'gtaHR2dgHR_srconly_mic_dinov2_vitb14.py'),
+    (87, 'mitb5', 'synthHR2csHR_mic_hrda.py')])
+def test_configs_dg_are_seed_0_of_their_experiment(tmp_path, repo_root, exp_id, encoder,
+                                                     written):
+    runs = run_experiments.main(['--exp', str(exp_id), '--dry-run', '--gen-dir', str(tmp_path)])
+    path, = [p for name, p in runs if f'_{encoder}_' in name and '_s0_' in name]
+    generated = Config.fromfile(path)
+    config = Config.fromfile(str(repo_root / 'configs' / 'dg' / written))
+    for key in ('model', 'uda', 'optimizer', 'optimizer_config', 'lr_config', 'runner', 'seed',
+                'evaluation', 'name_encoder', 'name_uda', 'name_opt'):
+        assert generated[key] == config[key], key
+    assert generated.data == config.data
