@@ -17,8 +17,7 @@ from mmseg.utils.errors import UserInputError
 from .config_keys import check_section_keys, check_top_level_keys, check_uda_keys_early
 
 __all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
-           'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_source_only',
-           'check_consistency',
+           'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
            'check_before_training', 'IGNORE_COVERAGE_WARNING']
 
 # A class no label contains while the ignore index covers more than this fraction of the
