@@ -166,3 +166,24 @@ def test_without_a_target_items_are_rare_class_sampled_source_samples(tiny_data,
     expected = _expected_file_probs(SimpleNamespace(labels={
         key: label for key, label in tiny_data.labels.items() if key[0] == 'gta'}))
     _assert_frequencies(drawn, expected, 300)
+
+
+def test_checks_read_the_labels_of_every_source(tiny_data, two_sources, tmp_path):
+    """docs/CHECKS.md's label-value check covers data.train.source[i], not only the first."""
+    import cv2
+    from mmcv import Config
+
+    from mmseg.apis.checks import check_consistency
+    gta, syn, target = two_sources
+    bad = tmp_path / 'synthia'
+    shutil.copytree(syn['data_root'], bad)
+    label = cv2.imread(str(bad / 'GT/LABELS/0000001_labelTrainIds.png'), cv2.IMREAD_UNCHANGED)
+    label[0, 0] = 30  # not a train ID of 19 classes, not the ignore index
+    cv2.imwrite(str(bad / 'GT/LABELS/0000001_labelTrainIds.png'), label)
+    train = dict(type='UDADataset', source=[gta, dict(syn, data_root=str(bad))], target=target)
+    cfg = Config(dict(model=dict(type='EncoderDecoder', decode_head=dict(
+        type='DAFormerHead', num_classes=19)), data=dict(train=train)))
+    assert check_consistency(cfg, build_dataset(dict(train, source=[gta, syn]))) == []
+    with pytest.raises(UserInputError, match=r'0000001_labelTrainIds.png \(data.train.source\[1\]\) '
+                       r'holds values \[30\]'):
+        check_consistency(cfg, build_dataset(train))

@@ -79,3 +79,24 @@ def test_dacs_without_source_only_names_the_missing_target():
     batch = {k: v for k, v in make_uda_batch().items() if k in SOURCE_KEYS}
     with pytest.raises(ValueError, match='no target images.*uda.source_only=True'):
         _step(method, batch)
+
+
+def test_source_only_with_a_dinov2_vit_encoder():
+    """The foundation-model encoders (configs/vfm) train source-only too: a 4-block, 32-channel
+    ViT of timm's DINOv2 family (random weights) with the multi-level neck."""
+    cfg = deterministic_cfg()
+    cfg['backbone'] = dict(type='TIMMBackbone', model_name='vit_small_patch14_dinov2',
+                           out_indices=[0, 1, 2, 3], norm=True, embed_dim=32, depth=4,
+                           num_heads=2)
+    cfg['neck'] = dict(type='MultiLevelNeck', in_channels=[32] * 4, out_channels=16,
+                       out_strides=[4, 8, 16, 32])
+    cfg['decode_head']['in_channels'] = [16] * 4
+    method = _build(cfg, **_mic())
+    block = method.get_model().backbone.timm_model.blocks[1].mlp.fc1.weight
+    before = block.detach().clone()
+    batch = {k: v for k, v in make_uda_batch(seed=4).items() if k in SOURCE_KEYS}
+    log_vars = _step(method, batch)
+    assert set(log_vars) == {'decode.loss_seg', 'decode.acc_seg', 'masked.decode.loss_seg',
+                             'masked.decode.acc_seg'}
+    assert all(math.isfinite(v) for v in log_vars.values())
+    assert not torch.equal(block, before)  # the encoder learns from both losses
