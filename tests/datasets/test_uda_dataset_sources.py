@@ -184,6 +184,6 @@ def test_checks_read_the_labels_of_every_source(tiny_data, two_sources, tmp_path
     cfg = Config(dict(model=dict(type='EncoderDecoder', decode_head=dict(
         type='DAFormerHead', num_classes=19)), data=dict(train=train)))
     assert check_consistency(cfg, build_dataset(dict(train, source=[gta, syn]))) == []
-    with pytest.raises(UserInputError, match=r'0000001_labelTrainIds.png \(data.train.source\[1\]\) '
-                       r'holds values \[30\]'):
+    with pytest.raises(UserInputError, match=r'0000001_labelTrainIds.png '
+                       r'\(data.train.source\[1\]\) holds values \[30\]'):
         check_consistency(cfg, build_dataset(train))
