@@ -91,7 +91,7 @@ class UDADataset:
         for key, dataset in zip(self.source_keys, self.sources):
             if tuple(dataset.CLASSES or ()) != tuple(labelled.CLASSES or ()):
                 raise UserInputError(f'{key} classes {dataset.CLASSES} differ from target '
-                                     f'classes {self.target.CLASSES}')
+                                     f'classes {labelled.CLASSES}')
         self.source_probs = self._source_probs(cfg.get('source_weights'))
         self.sync_crop_size = cfg.get('sync_crop_size')
         rcs_cfg = cfg.get('rare_class_sampling')
@@ -122,10 +122,10 @@ class UDADataset:
         sources' sizes (the index runs over all of them)."""
         if weights is None or len(self.sources) == 1 and len(weights) == 1:
             return None
-        if len(weights) != len(self.sources) or any(w < 0 for w in weights) or \
-                sum(weights) <= 0:
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(self.sources) or \
+                any(w < 0 for w in weights) or sum(weights) <= 0:
             raise UserInputError(
-                f'data.train.source_weights = {list(weights)}: expected {len(self.sources)} '
+                f'data.train.source_weights = {weights!r}: expected {len(self.sources)} '
                 f'non-negative numbers (one per data.train.source), not all zero')
         return np.asarray(weights, dtype=np.float64) / float(sum(weights))
 
