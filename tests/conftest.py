@@ -82,3 +82,17 @@ def memoized_config_formatting():
     mmcv_config.FormatCode = memoized
     yield
     mmcv_config.FormatCode = format_code
+
+
+@pytest.fixture(scope='session')
+def toy_new_datasets(tmp_path_factory):
+    """The eight datasets of docs/dataset_prepare.md as toys (tools/toy_datasets.py, 2 images
+    per split, 128×64): ``raw/<name>`` in the released layout, ``converted/<name>`` after the
+    converter. Returns dict(raw=Path, converted=Path)."""
+    from tools.toy_datasets import TOY_DATASETS, generate_toy_dataset
+    root = tmp_path_factory.mktemp('toy_new_datasets')
+    for name in TOY_DATASETS:
+        for kind, convert in (('raw', False), ('converted', True)):
+            generate_toy_dataset(name, root / kind / name, num_images=2, size=(128, 64),
+                                 seed=1, convert=convert)
+    return dict(raw=root / 'raw', converted=root / 'converted')

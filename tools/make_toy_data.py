@@ -2,6 +2,8 @@
 
 Usage: python tools/make_toy_data.py [--out data/toy] [--num-source N] [--num-train N]
        [--num-val N] [--size W H] [--seed S] [--no-convert]
+       python tools/make_toy_data.py --dataset NAME [--out data/toy_NAME] [--num-images N] ...
+       (one of the other datasets in its released layout: tools/toy_datasets.py)
 
 Both domains draw scenes from the same layout distribution (road in perspective, sidewalks,
 buildings, walls/fences, vegetation, terrain, poles with traffic lights and signs, cars, trucks,
@@ -587,7 +589,13 @@ def generate_toy_data(out_root, num_source, num_target_train, num_target_val, si
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Generate toy street scenes in the GTA and Cityscapes layouts')
-    parser.add_argument('--out', default='data/toy', help='output root')
+    parser.add_argument('--out', help='output root (default: data/toy, with --dataset '
+                                      'data/toy_<dataset>)')
+    parser.add_argument('--dataset', help='instead of toy GTA and Cityscapes, one of: '
+                        'bdd100k, mapillary, wilddash2, synscapes, urbansyn, foggy_zurich, '
+                        'foggy_driving, nighttime_driving (docs/dataset_prepare.md)')
+    parser.add_argument('--num-images', type=int, default=4,
+                        help='with --dataset: images per split')
     parser.add_argument('--num-source', type=int, default=100, help='toy GTA images')
     parser.add_argument('--num-train', type=int, default=60, help='toy Cityscapes train images')
     parser.add_argument('--num-val', type=int, default=20, help='toy Cityscapes val images')
@@ -601,6 +609,14 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.dataset is not None:
+        from tools.toy_datasets import generate_toy_dataset
+        root = generate_toy_dataset(args.dataset, args.out or f'data/toy_{args.dataset}',
+                                    args.num_images, size=tuple(args.size), seed=args.seed,
+                                    convert=args.convert)
+        print(f'toy {args.dataset} written: {root}')
+        return 0
+    args.out = args.out or 'data/toy'
     roots = generate_toy_data(args.out, args.num_source, args.num_train, args.num_val,
                               size=tuple(args.size), seed=args.seed, convert=args.convert)
     print(f'toy data written: {roots["gta"]} and {roots["cityscapes"]}')

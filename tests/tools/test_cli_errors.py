@@ -64,6 +64,22 @@ def _cases(tmp, toy_root):
                         f'Cannot convert: {nowhere / "labels"} not found'),
         'convert synthia': (['tools/convert_datasets/synthia.py', str(nowhere)], REPO,
                             f'Cannot convert: {nowhere / "GT" / "LABELS"} not found'),
+        'convert mapillary': (['tools/convert_datasets/mapillary.py', str(nowhere)], REPO,
+                              f'Cannot convert: {nowhere / "training" / "v1.2" / "labels"} and '),
+        'convert wilddash2': (['tools/convert_datasets/wilddash2.py', str(nowhere)], REPO,
+                              f'Cannot convert: {nowhere / "panoptic.json"} not found'),
+        'convert synscapes': (['tools/convert_datasets/synscapes.py', str(nowhere)], REPO,
+                              f'Cannot convert: {nowhere / "img" / "class"} not found'),
+        'convert urbansyn': (['tools/convert_datasets/urbansyn.py', str(nowhere)], REPO,
+                             f'Cannot convert: {nowhere / "ss"} not found'),
+        'convert foggy_driving': (['tools/convert_datasets/foggy_driving.py', str(nowhere)], REPO,
+                                  f'Cannot convert: {nowhere / "gtFine" / "test"} and '),
+        'convert bdd100k': (['tools/convert_datasets/bdd100k.py', str(nowhere)], REPO,
+                            f'Cannot convert: {nowhere / "labels" / "sem_seg" / "masks" / "train"} '
+                            'not found'),
+        'make_toy_data --dataset': (['tools/make_toy_data.py', '--dataset', 'kitti', '--out',
+                                     str(tmp / 'toy_kitti')], REPO,
+                                    "Cannot make the toy data: unknown toy dataset 'kitti'"),
         'convert dinov2': (['tools/convert_weights/dinov2_hf2timm.py', str(nowhere),
                             str(tmp / 'out.pth')], REPO, f'Cannot convert: {nowhere} not found'),
     }
@@ -91,7 +107,9 @@ def cli_runs(toy_data_root, tmp_path_factory):
 CASE_NAMES = ['train --cfg-options', 'train text checkpoint', 'test', 'run_experiments',
               'benchmark', 'demo', 'image_demo', 'make_toy_data', 'make_toy_pretrained',
               'summarize_results', 'plot_curves', 'convert cityscapes', 'convert gta',
-              'convert synthia', 'convert dinov2']
+              'convert synthia', 'convert mapillary', 'convert wilddash2', 'convert synscapes',
+              'convert urbansyn', 'convert foggy_driving', 'convert bdd100k',
+              'make_toy_data --dataset', 'convert dinov2']
 
 
 @pytest.mark.slow

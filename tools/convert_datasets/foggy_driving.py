@@ -2,9 +2,9 @@
 Foggy Driving).
 
 Usage: python tools/convert_datasets/foggy_driving.py data/foggy_driving [-o OUT] [--nproc N]
-Every ``gtFine/test/**/*_gtFine_labelIds.png`` and ``gtCoarse/test_extra/**/*_gtCoarse_labelIds.png``
-(Cityscapes label IDs) becomes ``*_gtFine_labelTrainIds.png`` / ``*_gtCoarse_labelTrainIds.png``
-beside it, with cityscapesscripts' label-ID -> train-ID table (the GTA converter's). Statistics
+Every ``gtFine/test/**/*_gtFine_labelIds.png`` and
+``gtCoarse/test_extra/**/*_gtCoarse_labelIds.png`` (Cityscapes label IDs) becomes
+``*_gtFine_labelTrainIds.png`` / ``*_gtCoarse_labelTrainIds.png`` beside it, with cityscapesscripts' label-ID -> train-ID table (the GTA converter's). Statistics
 (of all converted labels) go to OUT (default the data root); Foggy Driving is meant for
 evaluation only.
 """

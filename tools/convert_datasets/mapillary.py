@@ -32,7 +32,8 @@ MAPILLARY_ID_TO_TRAIN_ID = {
     48: 6, 50: 7,  # traffic light, traffic sign (front)
     30: 8, 29: 9, 27: 10,  # vegetation, terrain, sky
     19: 11, 20: 12, 21: 12, 22: 12,  # person, bicyclist, motorcyclist, other rider
-    55: 13, 61: 14, 54: 15, 58: 16, 57: 17, 52: 18,  # car, truck, bus, on rails, motorcycle, bicycle
+    55: 13, 61: 14, 54: 15,  # car, truck, bus
+    58: 16, 57: 17, 52: 18,  # on rails, motorcycle, bicycle
 }
 SPLITS = ('training', 'validation')
 
