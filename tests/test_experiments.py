@@ -103,7 +103,8 @@ def test_cli_unknown_id(capsys):
     with pytest.raises(SystemExit) as exc:
         run_experiments.main(['--exp', '99', '--dry-run'])
     assert exc.value.code == 2
-    assert 'unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 6, 7, 8, 9, 80' in capsys.readouterr().err
+    assert ('unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 6, 7, 8, 9, 80'
+            in capsys.readouterr().err)
 
 
 def _tiny_model(cfg):
