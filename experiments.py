@@ -12,6 +12,13 @@ Experiment IDs (3 seeds each):
   83  MIC(DAFormer) ablations: no colour aug., no masking, no EMA teacher, no confidence (12)
   84  MIC(DAFormer) mask block size x mask ratio (45)
   85  MIC for supervised learning: Cityscapes -> Cityscapes source-only with masking (3)
+  86  Domain generalisation (docs/domains.md): source-only on GTA at 1024 with MIC's masking of
+      colour-augmented source images and rare class sampling, no target images; evaluated on
+      Cityscapes, BDD100K and Mapillary: MIC(HRDA) MiT-B5 with the feature distance, and
+      DINOv2 ViT-B/14 with VFM-UDA's optimisation (6)
+  87  All-synthetic -> Cityscapes: MIC(HRDA) MiT-B5 with four sources (GTA, Synthia, Synscapes,
+      UrbanSyn) mixed per item, rare class sampling over their union; evaluated on
+      Cityscapes, BDD100K and Mapillary (3)
   90  MIC with a foundation-model encoder: DINOv2 ViT-B/14 and ViT-L/14 (timm) + multi-level
       neck + DAFormer head, VFM-UDA's optimisation, GTA -> Cityscapes at 1024 (6)
 Toy IDs, tiny DAFormer on data/toy (tools/make_toy_data.py), CPU, minutes per run; the toy MiT
@@ -23,6 +30,10 @@ starts from data/toy/mittiny_toygta.pth (tools/make_toy_pretrained.py, toy GTA o
   5   the toy benchmark: 1-4 together (12)
   6   toy MIC with a tiny ViT/14 encoder (timm DINOv2 architecture, 64 channels, 4 blocks) (3)
   7   MIC(HRDA): as 3 with HRDA's context and 64 px detail crops and slide inference (3)
+  8   domain generalisation: as 1 (plain toy GTA, no target images) plus MIC's masking of
+      colour-augmented source images, 16 px blocks (3)
+  9   several sources: as 3 with two sources (toy GTA at two resolutions) mixed per item and
+      rare class sampling over both; evaluated on toy Cityscapes val and toy GTA (3)
 """
 import os.path as osp
 
@@ -31,8 +42,8 @@ from mmcv import Config
 __all__ = ['generate_experiment_cfgs', 'EXPERIMENT_IDS', 'CONFIGS_DIR']
 
 CONFIGS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'configs')
-PAPER_IDS = (80, 81, 82, 83, 84, 85, 90)
-TOY_IDS = (1, 2, 3, 4, 5, 6, 7)
+PAPER_IDS = (80, 81, 82, 83, 84, 85, 86, 87, 90)
+TOY_IDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 EXPERIMENT_IDS = TOY_IDS + PAPER_IDS
 
 MASK_MODE_CODES = {
@@ -53,7 +64,10 @@ DEFAULTS = dict(
     mask_block_size=None, mask_ratio=0, pseudo_threshold=None,
     opt='adamw', lr=0.00006, schedule='poly10warm', pmult=True,
     n_gpus=1, batch_size=2, workers_per_gpu=1, iters=40000,
-    gpu_model='NVIDIAGeForceRTX2080Ti', seed=0, toy=False)
+    gpu_model='NVIDIAGeForceRTX2080Ti', seed=0, toy=False,
+    # True: a source-only method on the plain source dataset base `<source>_to_<target>_<crop>`
+    # instead of the UDA base `uda_<source>_to_<target>_<crop>` (docs/domains.md).
+    plain_source=False)
 
 # (optimizer, lr, schedule, pmult)
 ADAMW = dict(opt='adamw', lr=0.00006, schedule='poly10warm', pmult=True)
@@ -148,6 +162,21 @@ def _experiment_settings(id):
     if id == 85:
         return [dict(source='cityscapes', target='cityscapes', crop='512x512', **DAFORMER,
                      uda='dacs_srconly', **ADAMW, **_mic('separatesrc', 32, 0.7))]
+    if id == 86:
+        # Domain generalisation: 'dgHR' is no target but the evaluation on Cityscapes, BDD100K
+        # and Mapillary (_base_/datasets/uda_gtaHR_to_dgHR_1024x1024.py); no pseudo-labels.
+        dg = dict(GTA2CS_HR, target='dgHR', rcs_T=0.01, plcrop=False,
+                  **_mic('separatesrcaug', 64, 0.7))
+        return [
+            dict(dg, **HRDA_DAFORMER, **ADAMW, uda='dacs_srconly_fdthings'),
+            dict(dg, **VFM_DAFORMER, backbone='dinov2vitb14',
+                 **dict(VFM_UDA, uda='dacs_srconly', plcrop=False), gpu_model='NVIDIAH100'),
+        ]
+    if id == 87:
+        # 'synthHR': GTA, Synthia, Synscapes and UrbanSyn mixed per item
+        # (_base_/datasets/uda_synthHR_to_cityscapesHR_1024x1024.py).
+        return [dict(GTA2CS_HR, source='synthHR', **HRDA_DAFORMER, **HRDA_UDA,
+                     **_mic('separatetrgaug', 64, 0.7))]
     if id == 90:
         mic64 = _mic('separatetrgaug', 64, 0.7)
         return [dict(GTA2CS_HR, **VFM_DAFORMER, backbone=backbone, **VFM_UDA, **mic64,
@@ -184,6 +213,13 @@ def _toy_settings(id):
         # HRDA at toy scale: a 64 px detail crop in the 128 px crop (512 in 1024 for real).
         7: [dict(toy, uda='dacs', rcs_T=0.01, architecture='hrda1-64-0.1_daformer_sepaspp',
                  inference='slide', **_mic('separatetrgaug', 16, 0.7))],
+        # Toy domain generalisation: the plain toy GTA set of id 1, no target images.
+        8: [dict(toy, uda='dacs_srconly', plain_source=True,
+                 **_mic('separatesrcaug', 16, 0.7))],
+        # 'toysynth': toy GTA at two resolutions as two sources
+        # (_base_/datasets/uda_toysynth_to_toycityscapes_128x128.py).
+        9: [dict(toy, source='toysynth', uda='dacs', rcs_T=0.01,
+                 **_mic('separatetrgaug', 16, 0.7))],
     }
     if id == 5:
         return runs[1] + runs[2] + runs[3] + runs[4]
@@ -299,6 +335,12 @@ def _setup_data_and_uda(cfg, s):
         cfg['_base_'].append(f'_base_/datasets/{target}_{crop}.py')
     elif uda == 'source-only':
         cfg['_base_'].append(f'_base_/datasets/{source}_to_{target}_{crop}.py')
+    elif s['plain_source']:  # a source-only method without a UDADataset (no RCS)
+        if s['rcs_T'] is not None:
+            raise ValueError('rare class sampling needs the UDA dataset base: plain_source=True '
+                             'takes rcs_T=None')
+        cfg['_base_'].append(f'_base_/datasets/{source}_to_{target}_{crop}.py')
+        cfg['_base_'].append(f'_base_/uda/{uda}.py')
     else:
         cfg['_base_'].append(f'_base_/datasets/uda_{source}_to_{target}_{crop}.py')
         cfg['_base_'].append(f'_base_/uda/{uda}.py')

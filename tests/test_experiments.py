@@ -14,8 +14,8 @@ import run_experiments
 from config_helpers import unformatted_config_text
 from experiments import generate_experiment_cfgs
 
-PAPER_COUNTS = {80: 12, 81: 18, 82: 12, 83: 12, 84: 45, 85: 3}
-TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12, 6: 3, 7: 3}
+PAPER_COUNTS = {80: 12, 81: 18, 82: 12, 83: 12, 84: 45, 85: 3, 87: 3}
+TOY_COUNTS = {1: 3, 2: 3, 3: 3, 4: 3, 5: 12, 6: 3, 7: 3, 8: 3, 9: 3}
 SPEC_KEYS = ('_base_', 'name', 'exp', 'name_dataset', 'name_architecture', 'name_encoder',
              'name_decoder', 'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'seed', 'model',
              'data', 'optimizer', 'runner', 'checkpoint_config', 'evaluation')
@@ -103,7 +103,8 @@ def test_cli_unknown_id(capsys):
     with pytest.raises(SystemExit) as exc:
         run_experiments.main(['--exp', '99', '--dry-run'])
     assert exc.value.code == 2
-    assert 'unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 6, 7, 80' in capsys.readouterr().err
+    assert ('unknown experiment id 99; known ids: 1, 2, 3, 4, 5, 6, 7, 8, 9, 80'
+            in capsys.readouterr().err)
 
 
 def _tiny_model(cfg):

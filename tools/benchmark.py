@@ -88,8 +88,11 @@ def config_crop_size(cfg):
     if cfg.get('crop_size') is not None:
         return tuple(cfg.crop_size)
     train = cfg.get('data', {}).get('train', {})
-    for side in (train, train.get('source', {})):
-        for step in side.get('pipeline', []) or []:
+    sides = list(train) if isinstance(train, (list, tuple)) else [train, train.get('source', {})]
+    # several sources (a list, docs/domains.md): the first one's crop
+    sides = [s for side in sides for s in (side if isinstance(side, (list, tuple)) else [side])]
+    for side in sides:
+        for step in (side or {}).get('pipeline', []) or []:
             if step.get('type') == 'RandomCrop':
                 return tuple(step['crop_size'])
     return (512, 512)

@@ -200,18 +200,58 @@ def check_rcs_classes(cfg, train_dataset, num_classes):
         return
     outside = _outside(train_dataset.rcs_classes, num_classes)
     if outside:
-        root = cfg.data.train.get('source', {}).get('data_root') or '<data.train.source>'
+        source = cfg.data.train.get('source', {})
+        roots = [s.get('data_root') or '<data.train.source>' for s in
+                 (source if isinstance(source, (list, tuple)) else [source])]
         raise UserInputError(
-            f'{osp.join(root, "sample_class_stats.json")} (data.train.rare_class_sampling) '
+            f'{" or ".join(osp.join(r, "sample_class_stats.json") for r in roots)} '
+            f'(data.train.rare_class_sampling) '
             f'counts class ids {outside} outside [0, {num_classes}) of data.train.source: '
             f'statistics of other labels; regenerate them with tools/convert_datasets '
             f'(see README, Datasets)')
 
 
+def _is_uda_dataset(data_cfg):
+    return isinstance(data_cfg, dict) and data_cfg.get('type') == 'UDADataset'
+
+
+def _training_set_kind(train):
+    """How data.train is named in check_source_only's error, or None when it has targets."""
+    if isinstance(train, (list, tuple)):
+        return 'a list of datasets'
+    if not _is_uda_dataset(train):
+        return f'a plain {train.get("type")}'
+    return None if train.get('target') is not None else 'a UDADataset without a target'
+
+
+def check_source_only(cfg):
+    """A UDA method trained on a plain dataset (no target images) must be DACS with
+    ``uda.source_only=True``, and a source-only run can only mask source images
+    (docs/domains.md)."""
+    from mmseg.models.uda.masking_consistency_module import SOURCE_MASK_MODES
+    uda, train = cfg.get('uda'), cfg.data.get('train')
+    if not uda or uda.get('type') == 'UDADecorator' or train is None:
+        return
+    if uda.get('source_only') and uda.get('mask_mode') is not None and \
+            uda['mask_mode'] not in SOURCE_MASK_MODES:
+        raise UserInputError(
+            f'uda.mask_mode = {uda["mask_mode"]!r} masks target images, but uda.source_only = '
+            f'True trains without them: set uda.mask_mode to one of {list(SOURCE_MASK_MODES)} '
+            f'(docs/domains.md)')
+    kind = _training_set_kind(train)
+    if kind is not None and not uda.get('source_only'):
+        fix = ('set uda.source_only=True to train on the source alone (domain '
+               'generalisation), or ' if uda.get('type') == 'DACS' else '')
+        raise UserInputError(
+            f'data.train ({kind}) has no target images, but uda ({uda.get("type")}) trains '
+            f'on them (pseudo-labels, ClassMix): {fix}make data.train a UDADataset with a '
+            f'target (docs/domains.md)')
+
+
 def _labelled_training_sides(cfg, sides):
     """The training sides whose labels are trained on: a UDA run's source, else all."""
-    if cfg.data.train.get('type') == 'UDADataset':
-        sides = [s for s in sides if s.key.endswith('.source')]
+    if _is_uda_dataset(cfg.data.train):  # the source or each of several sources
+        sides = [s for s in sides if s.key.startswith('data.train.source')]
     return [s for s in sides if s.dataset is not None and s.classes is not None
             and getattr(s.dataset, 'ann_dir', None) is not None]
 
@@ -271,6 +311,7 @@ def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LA
     train = data_sides('data.train', cfg.data.get('train'), train_dataset)
     val = data_sides('data.val', cfg.data.get('val'), val_dataset)
     sides = train + val
+    check_source_only(cfg)
     warnings = check_num_classes(cfg, sides)
     check_ignore_index(cfg, sides)
     known = [s for s in sides if s.classes is not None]

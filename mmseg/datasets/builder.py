@@ -16,14 +16,14 @@ PIPELINES = Registry('pipeline')
 
 
 def build_dataset(cfg, default_args=None):
-    """Build a dataset; a list of configs (or of ann/img dirs) becomes a ConcatDataset.
+    """Build a dataset; a list of configs (or of ann/img dirs) becomes a ConcatDataset
+    (mmseg/datasets/dataset_wrappers.py: its parts must share their classes).
 
     An unknown or missing ``type`` or a key the dataset does not take raises UserInputError
     (also a KeyError / TypeError) naming it.
     """
-    from torch.utils.data import ConcatDataset
-
     from mmseg.utils.config_args import config_build_error
+    from .dataset_wrappers import ConcatDataset
     if isinstance(cfg, (list, tuple)):
         return ConcatDataset([build_dataset(c, default_args) for c in cfg])
     try:

@@ -74,9 +74,18 @@ class DACS(UDADecorator):
     def get_imnet_model(self):
         return getattr(self.imnet_model, 'module', self.imnet_model)
 
-    def forward_train(self, img, img_metas, gt_semantic_seg, target_img, target_img_metas,
-                      valid_pseudo_mask=None):
-        """One DACS(+FD, +MIC) iteration; losses are backpropagated here. Returns log_vars."""
+    def forward_train(self, img, img_metas, gt_semantic_seg, target_img=None,
+                      target_img_metas=None, valid_pseudo_mask=None):
+        """One DACS(+FD, +MIC) iteration; losses are backpropagated here. Returns log_vars.
+
+        img: B x 3 x H x W source images, gt_semantic_seg: B x 1 x H x W train IDs. With
+        ``source_only`` the target batch may be absent (a plain source dataset: domain
+        generalisation, docs/domains.md); otherwise a missing target raises ValueError.
+        """
+        if target_img is None and not self.source_only:
+            raise ValueError('DACS got no target images: data.train must be a UDADataset (with '
+                             'a target), or set uda.source_only=True to train on the source '
+                             'alone (docs/domains.md)')
         debug = self.is_debug_iteration(self.debug_img_interval)
         self.update_teachers()
         log_vars, src_feat = self.train_source(img, img_metas, gt_semantic_seg)

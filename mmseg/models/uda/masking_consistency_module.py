@@ -9,10 +9,13 @@ from ..utils.dacs_transforms import get_mean_std, strong_transform
 from ..utils.masking_transforms import build_mask_generator
 from .teacher_module import EMATeacher
 
-__all__ = ['MaskingConsistencyModule', 'MASK_MODES', 'MIC_OWN_TEACHER_DEFAULTS']
+__all__ = ['MaskingConsistencyModule', 'MASK_MODES', 'SOURCE_MASK_MODES',
+           'MIC_OWN_TEACHER_DEFAULTS']
 
 MASK_MODES = ('separate', 'separateaug', 'separatesrc', 'separatesrcaug', 'separatetrg',
               'separatetrgaug')
+# The modes that mask only source images: the ones a source-only run can use.
+SOURCE_MASK_MODES = ('separatesrc', 'separatesrcaug')
 
 
 class MaskingConsistencyModule(nn.Module):
@@ -32,6 +35,11 @@ class MaskingConsistencyModule(nn.Module):
             raise ValueError(f"mask_mode {self.mask_mode!r} needs a mask_generator, e.g. "
                              "dict(type='block', mask_ratio=0.7, mask_block_size=64)")
         self.source_only = cfg.get('source_only', False)
+        if self.source_only and self.mask_mode not in SOURCE_MASK_MODES:
+            # Source-only runs (domain generalisation) have no target images to mask.
+            raise ValueError(f'uda.mask_mode={self.mask_mode!r} masks target images, but '
+                             f'uda.source_only=True trains without them: use one of '
+                             f'{SOURCE_MASK_MODES} (docs/domains.md)')
         self.color_jitter_strength = cfg['color_jitter_strength']
         self.color_jitter_probability = cfg['color_jitter_probability']
         self.mask_alpha = cfg['mask_alpha']
@@ -90,7 +98,7 @@ class MaskingConsistencyModule(nn.Module):
 
     def _select_inputs(self, img, gt_semantic_seg, target_img, pseudo_label, pseudo_weight):
         """Images, labels (B x 1 x H x W) and weights (B x H x W or None) of the mode."""
-        if self.source_only or self.mask_mode in ('separatesrc', 'separatesrcaug'):
+        if self.mask_mode in SOURCE_MASK_MODES:
             return img, gt_semantic_seg, None
         if self.mask_mode in ('separatetrg', 'separatetrgaug'):
             return target_img, pseudo_label.unsqueeze(1), pseudo_weight
