@@ -208,7 +208,7 @@ def check_rcs_classes(cfg, train_dataset, num_classes):
             f'(data.train.rare_class_sampling) '
             f'counts class ids {outside} outside [0, {num_classes}) of data.train.source: '
             f'statistics of other labels; regenerate them with tools/convert_datasets '
-            f'(see README, Datasets)')
+            f'(see docs/dataset_prepare.md)')
 
 
 def _is_uda_dataset(data_cfg):

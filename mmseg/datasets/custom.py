@@ -71,7 +71,7 @@ class CustomDataset(Dataset):
         how = f'download {self.DATASET_NAME}'
         if self.CONVERTER is not None:
             how += f' and run {self.CONVERTER}'
-        return f'{osp.abspath(path)} not found: {how} (see README, Datasets)'
+        return f'{osp.abspath(path)} not found: {how} (see docs/dataset_prepare.md)'
 
     def _check_exists(self, path, is_file=False):
         if not (osp.isfile(path) if is_file else osp.isdir(path)):

@@ -21,7 +21,7 @@ def _load_stats_json(data_root, name):
     if not osp.isfile(path):
         raise UserFileNotFoundError(
             f'{osp.abspath(path)} not found: rare class sampling needs the statistics written by '
-            f'tools/convert_datasets (see README, Datasets)')
+            f'tools/convert_datasets (see docs/dataset_prepare.md)')
     with open(path) as f:
         return json.load(f)
 
@@ -48,7 +48,7 @@ def get_rcs_class_probs(data_root, temperature):
             f'{files} hold{"s" if len(roots) == 1 else ""} no class pixel '
             f'counts: every converted label is all ignore (255), e.g. because the converter did '
             f'not read the class IDs. Check the labels and regenerate the statistics with '
-            f'tools/convert_datasets (see README, Datasets)')
+            f'tools/convert_datasets (see docs/dataset_prepare.md)')
     classes = sorted(pixels, key=lambda c: pixels[c])
     freq = torch.tensor([pixels[c] for c in classes], dtype=torch.float64)
     freq = freq / freq.sum()
@@ -214,7 +214,7 @@ class UDADataset:
                     f'rare_class_sampling.min_pixels')
         return (f'{stats} is inconsistent with sample_class_stats.json beside it: class {c} '
                 f'has pixels there but no file of the source dataset here. Regenerate both with '
-                f'tools/convert_datasets (see README, Datasets)')
+                f'tools/convert_datasets (see docs/dataset_prepare.md)')
 
     def __len__(self):
         return len(self.source) * self._target_length()

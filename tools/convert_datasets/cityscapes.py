@@ -87,7 +87,7 @@ def convert_cityscapes(data_root, gt_dir='gtFine', out_dir=None, nproc=1):
     out_dir = str(out_dir) if out_dir is not None else data_root
     gt_root = require_dir(osp.join(data_root, gt_dir),
                           'the Cityscapes annotation folder (gtFine/{train,val}/<city>/'
-                          '*_gtFine_polygons.json; see README, Datasets)')
+                          '*_gtFine_polygons.json; see docs/dataset_prepare.md)')
     require_dir(osp.join(gt_root, 'train'),
                 'the Cityscapes train annotations (<city>/*_gtFine_polygons.json)')
     json_files = [f for split in SPLITS for f in find_polygon_files(osp.join(gt_root, split))]

@@ -49,7 +49,7 @@ def convert_gta_label(label_file):
 def convert_gta(data_root, gt_dir='labels', out_dir=None, nproc=1):
     """Convert every label in ``data_root/gt_dir``; statistics go to ``out_dir`` (or data_root)."""
     return convert_label_folder(convert_gta_label, data_root, gt_dir, out_dir, nproc,
-                                'the GTA label folder (labels/*.png with Cityscapes label IDs; see README, Datasets)',
+                                'the GTA label folder (labels/*.png with Cityscapes label IDs; see docs/dataset_prepare.md)',
                                 'GTA labels')
 
 

@@ -48,7 +48,7 @@ def convert_synthia_label(label_file):
 def convert_synthia(data_root, gt_dir='GT/LABELS', out_dir=None, nproc=1):
     """Convert every label in ``data_root/gt_dir``; statistics go to ``out_dir`` (or data_root)."""
     return convert_label_folder(convert_synthia_label, data_root, gt_dir, out_dir, nproc,
-                                'the Synthia label folder (GT/LABELS/*.png, 16-bit; see README, Datasets)',
+                                'the Synthia label folder (GT/LABELS/*.png, 16-bit; see docs/dataset_prepare.md)',
                                 'Synthia labels')
 
 
