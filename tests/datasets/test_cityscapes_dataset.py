@@ -97,7 +97,7 @@ def test_acdc_and_dark_zurich_layouts(dataset_type, tmp_path):
     unlabelled = dataset_type(data_root=str(tmp_path), img_dir='rgb_anon/train',
                               pipeline=eval_pipeline(scale=(64, 32)), test_mode=True)
     assert tuple(unlabelled[0]['img'][0].shape) == (3, 32, 64)
-    with pytest.raises(FileNotFoundError, match='README'):
+    with pytest.raises(FileNotFoundError, match='docs/dataset_prepare.md'):
         dataset_type(data_root=str(tmp_path), img_dir='rgb_anon/test', pipeline=[])
 
 

@@ -100,7 +100,7 @@ def test_missing_folders_name_the_folder_and_the_converter(tiny_data, tmp_path):
                           ann_dir='gtFine/train', pipeline=[])
     message = str(error.value)
     assert str(tmp_path / 'cityscapes' / 'leftImg8bit' / 'train') in message
-    assert 'tools/convert_datasets/cityscapes.py' in message and 'README' in message
+    assert 'tools/convert_datasets/cityscapes.py' in message and 'docs/dataset_prepare.md' in message
     with pytest.raises(FileNotFoundError, match='labels_missing.*convert_datasets/gta.py'):
         GTADataset(data_root=str(tiny_data.gta), img_dir='images', ann_dir='labels_missing',
                    pipeline=[])
