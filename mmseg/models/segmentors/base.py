@@ -33,6 +33,9 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
     # Autocast dtype of the forward passes (None: float32); set from the config's
     # ``mixed_precision`` by ``build_train_model`` (see mmseg/models/utils/mixed_precision.py).
     mixed_precision = None
+    # ``mixed_precision.fp32_upsample`` and ``.cast_teacher_once`` (set with mixed_precision).
+    fp32_upsample = False
+    cast_teacher_once = False
 
     def __init__(self, init_cfg=None):
         super().__init__(init_cfg)
