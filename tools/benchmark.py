@@ -127,6 +127,7 @@ def prepare_config(cfg, backbone=None, crop=None, options=None):
     model.pretrained = None
     model.backbone.pop('pretrained', None)
     model.backbone.pop('init_cfg', None)
+    model.backbone.pop('checkpoint_path', None)  # TIMMBackbone's weights file
     if backbone is not None:
         model.backbone = dict(type=backbone)
         for head in ('decode_head', 'auxiliary_head'):
@@ -210,6 +211,8 @@ class Benchmark:
     def __init__(self, cfg, mode, device, img_scale=None):
         self.mode = mode
         self.device = torch.device(device)
+        if cfg.get('cudnn_benchmark', False):  # as tools/train.py and tools/test.py
+            torch.backends.cudnn.benchmark = True
         self.model = build_train_model(cfg).to(self.device)
         if mode == 'train':
             self.model.train()
