@@ -37,7 +37,8 @@ def test_train_step_returns_loss_log_vars_and_num_samples(tiny_segmentor_cfg):
     out = model.train_step(batch, optimizer=None)
     assert out['num_samples'] == 3
     assert out['loss'].requires_grad
-    assert out['log_vars']['loss'] == pytest.approx(out['log_vars']['decode.loss_seg'])
+    assert out['log_vars']['loss'].item() == pytest.approx(
+        out['log_vars']['decode.loss_seg'].item())
     out['loss'].backward()
     assert model.decode_head.conv_seg.weight.grad is not None
 
