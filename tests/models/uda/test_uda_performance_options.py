@@ -215,3 +215,16 @@ def test_allow_tf32_sets_the_cuda_switches_and_leaves_cpu_results_unchanged():
         assert not torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def test_ema_update_in_multi_tensor_kernels_equals_the_per_parameter_formula():
+    generator = torch.Generator().manual_seed(0)
+    teacher, student = torch.nn.Linear(7, 5), torch.nn.Linear(7, 5)
+    for module in (teacher, student):
+        for param in module.parameters():
+            param.data = torch.randn(param.shape, generator=generator)
+    expected = [t.detach().clone().mul_(0.75).add_(s.detach(), alpha=0.25)
+                for t, s in zip(teacher.parameters(), student.parameters())]
+    update_ema_weights(teacher, student, iteration=3, alpha=0.99)  # a = 1 - 1/4 = 0.75
+    assert all(torch.equal(t, e) for t, e in zip(teacher.parameters(), expected))
+    assert not any(t.requires_grad for t in teacher.parameters())
