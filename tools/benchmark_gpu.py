@@ -2,15 +2,19 @@
 speed setting, inference, data loading, torch.compile, and the targets (docs/performance.md,
 "GPU figures").
 
-    python -m tools.benchmark_gpu --out work_dirs/gpu_benchmark [--budget-s 540] [--no-compile]
-    python -m tools.benchmark_gpu --out /tmp/dry --tiny --device cpu   # a dry run, ~2 minutes
+    python -m tools.benchmark_gpu --out work_dirs/gpu_benchmark [--budget-s 480]
+        [--models mic dinov2] [--parts train test data compile] [--no-compile]
+    python -m tools.benchmark_gpu --out /tmp/dry --tiny --device cpu   # a dry run
 
 Writes OUT/gpu_benchmark.json (every setting's tools/benchmark.py summary, the environment and
 the targets) and OUT/gpu_benchmark.md (the tables for docs/performance.md), and prints the
 tables. The settings run one after another in this process (tools/benchmark.py's ``main``), in
 the order of importance; a setting that fails (out of memory, ...) is recorded with its error
 and the run goes on; once ``--budget-s`` seconds have passed, the remaining settings are
-recorded as skipped. ``compile=True`` runs last, in a subprocess limited to the time left.
+recorded as skipped. ``compile=True`` runs last, in a subprocess limited to the time left
+(with the options that paid in this run's training settings, else bfloat16 alone).
+``--models`` and ``--parts`` pick a subset, e.g. ``--models mic --parts compile`` in a second
+run when the first one's budget did not reach it; each run writes its own OUT.
 
 Settings (MIC(HRDA) MiT-B5 at 1024x1024 crops, batch 2, configs/mic/gtaHR2csHR_mic_hrda.py, and
 MIC with DINOv2 ViT-B/14, configs/vfm/gtaHR2csHR_mic_dinov2_vitb14.py): float32, float32 + TF32,
@@ -60,6 +64,8 @@ TARGET_BF16_RATIO = 0.70
 TARGET_BEST_RATIO = 0.60
 TARGET_PEAK_GB = 16.0
 TARGET_DATA_FACTOR = 2.0
+MODELS = {'mic': 'MIC(HRDA) MiT-B5', 'dinov2': 'DINOv2 ViT-B/14'}
+PARTS = ('train', 'test', 'data', 'compile')
 TINY_VIT = {'model.backbone.embed_dim': 64, 'model.backbone.depth': 4,
             'model.backbone.num_heads': 2, 'model.backbone.out_indices': [0, 1, 2, 3],
             'model.neck.in_channels': [64, 64, 64, 64], 'model.neck.out_channels': 64,
@@ -72,8 +78,12 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='All GPU speed figures of docs/performance.md')
     parser.add_argument('--out', required=True, help='folder for gpu_benchmark.json/.md')
     parser.add_argument('--device', choices=['cuda', 'cpu'], default='cuda')
-    parser.add_argument('--budget-s', type=float, default=540,
-                        help='stop starting settings after this many seconds (default 540)')
+    parser.add_argument('--budget-s', type=float, default=480,
+                        help='stop starting settings after this many seconds (default 480)')
+    parser.add_argument('--models', nargs='+', choices=sorted(MODELS), default=sorted(MODELS),
+                        help='the models to measure (default: both)')
+    parser.add_argument('--parts', nargs='+', choices=PARTS, default=list(PARTS),
+                        help='what to measure (default: all)')
     parser.add_argument('--iters', type=int, help='timed training iterations (default 5)')
     parser.add_argument('--no-compile', dest='compile', action='store_false',
                         help='skip the compile=True setting')
@@ -93,11 +103,11 @@ class Sizes:
 
     def __init__(self, tiny, iters=None):
         self.tiny = tiny
-        self.train_iters = iters or (1 if tiny else 5)
+        self.train_iters = iters or (1 if tiny else 4)
         self.train_warmup = 1 if tiny else 2
-        self.test_iters, self.test_warmup = (1, 1) if tiny else (5, 2)
+        self.test_iters, self.test_warmup = (1, 1) if tiny else (4, 1)
         self.img_scale = ['256', '128'] if tiny else ['2048', '1024']
-        self.data_iters, self.data_warmup = (2, 1) if tiny else (20, 5)
+        self.data_iters, self.data_warmup = (2, 1) if tiny else (16, 4)
         self.toy_size = (256, 128) if tiny else (2048, 1024)
         self.toy_images = 4 if tiny else 8
 
@@ -110,9 +120,10 @@ class Sizes:
         return ['--crop', '128'], dict(TINY_VIT)
 
 
-def plan():
-    """[(model, config, feature distance options)] of the training settings."""
-    return [('MIC(HRDA) MiT-B5', MIC_HRDA), ('DINOv2 ViT-B/14', DINOV2)]
+def plan(models=('mic', 'dinov2')):
+    """[(model name, config)] of ``models`` (keys of MODELS), MIC(HRDA) first."""
+    configs = {'mic': MIC_HRDA, 'dinov2': DINOV2}
+    return [(MODELS[key], configs[key]) for key in ('mic', 'dinov2') if key in models]
 
 
 def paying_options(train):
@@ -334,17 +345,22 @@ def main(argv=None):
                    crop='128x128' if args.tiny else '1024x1024',
                    toy_size='x'.join(map(str, sizes.toy_size)), train={}, test={})
     best = {}
-    for model, config in plan():
-        results['train'][model], best[model], _ = run_training(runner, sizes, model, config)
-        results['test'][model] = run_inference(runner, sizes, model, config, best[model])
-        if model.startswith('MIC(HRDA)'):
+    for model, config in plan(args.models):
+        best[model] = dict(BF16)
+        if 'train' in args.parts:
+            results['train'][model], best[model], _ = run_training(runner, sizes, model,
+                                                                   config)
+        if 'test' in args.parts:
+            results['test'][model] = run_inference(runner, sizes, model, config, best[model])
+        if model == MODELS['mic'] and 'data' in args.parts:
             results['data'] = run_data(runner, sizes, config, args.out)
-            _save(results, args.out)
-    if args.compile:
-        model, config = plan()[0]
+        _save(results, args.out)
+    if args.compile and 'compile' in args.parts and 'mic' in args.models:
+        model, config = plan(['mic'])[0]
         name = 'bf16 + compile' + ''.join(f' + {p}' for p in paying_options(
-            results['train'][model]))
-        results['train'][model][name] = run_compile(runner, sizes, model, config, best[model])
+            results['train'].get(model, {})))
+        results['train'].setdefault(model, {})[name] = run_compile(runner, sizes, model,
+                                                                   config, best[model])
     results['elapsed_s'] = time.monotonic() - runner.start
     results['targets'] = targets(results)
     _save(results, args.out)

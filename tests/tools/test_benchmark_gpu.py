@@ -77,3 +77,17 @@ def test_settings_after_the_budget_are_skipped(tmp_path, monkeypatch):
     assert 'time budget' in runner.bench('config.py', [], {})['skipped']
     assert 'time budget' in runner.bench_subprocess('config.py', [], {})['skipped']
     assert calls == []
+
+
+def test_models_and_parts_pick_a_subset(tmp_path, monkeypatch):
+    calls, compiled = [], []
+    monkeypatch.setattr(benchmark_gpu.benchmark, 'main', fake_main(calls))
+    monkeypatch.setattr(benchmark_gpu.Runner, 'bench_subprocess',
+                        lambda self, config, argv, options: compiled.append(options) or
+                        dict(median_s=0.4, peak_memory_mb=1.0))
+    results = benchmark_gpu.main(['--out', str(tmp_path), '--tiny', '--device', 'cpu',
+                                  '--models', 'mic', '--parts', 'compile'])
+    assert calls == []  # nothing but compile
+    assert compiled == [{'mixed_precision.dtype': 'bfloat16', 'compile.backend': 'eager'}]
+    assert results['train'] == {'MIC(HRDA) MiT-B5': {'bf16 + compile': dict(
+        median_s=0.4, peak_memory_mb=1.0)}}
