@@ -67,7 +67,7 @@ MIT_EMBED_DIMS = {
 
 def parse_args(args=None):
     parser = argparse.ArgumentParser(description='Time training iterations or inference of a '
-                                     'config on random inputs')
+                                     'config on random inputs, or its training data loader')
     parser.add_argument('config', help='config file path')
     parser.add_argument('--mode', choices=['train', 'test', 'data'], default='train')
     parser.add_argument('--iters', type=int, default=5, help='timed iterations (per setting)')

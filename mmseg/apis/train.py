@@ -12,8 +12,8 @@ from mmseg.core import DistEvalHook, EvalHook
 from mmseg.core.checkpoint import find_latest_checkpoint
 from mmseg.core.evaluation.eval_hooks import describe_failed_evaluations
 from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
-from mmseg.core.log_buffer import TensorLogBuffer
 from mmseg.core.hooks.preemption_hook import PreemptionHook
+from mmseg.core.log_buffer import TensorLogBuffer
 from mmseg.core.run_outcome import EvaluationFailed
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader, build_dataset

@@ -19,9 +19,9 @@ from torch.optim import Optimizer
 
 from mmseg.utils.errors import UserKeyError, UserRuntimeError
 
-from .log_buffer import TensorLogBuffer
 from .checkpoint import (check_state_dict_fits, load_checkpoint_file, save_checkpoint_file,
                          set_rng_state, update_latest_link, get_rng_state)
+from .log_buffer import TensorLogBuffer
 
 __all__ = ['ResumableIterBasedRunner']
 

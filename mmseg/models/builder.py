@@ -81,8 +81,8 @@ def build_train_model(cfg, train_cfg=None, test_cfg=None):
     student compiled when the config sets ``compile`` (mmseg/models/utils/torch_compile.py).
 
     Raises ValueError for a bad ``mixed_precision``, ``channels_last`` or ``compile`` value and
-    RuntimeError for
-    ``compile`` with the 'inductor' backend but no C++ compiler, before anything is built.
+    RuntimeError for ``compile`` with the 'inductor' backend but no C++ compiler, before
+    anything is built.
     """
     from .utils.memory_format import parse_channels_last, set_channels_last
     from .utils.mixed_precision import (parse_mixed_precision, parse_mixed_precision_options,
