@@ -323,7 +323,7 @@ def profile_step(bench, rows, log=print):
         if cuda:
             torch.cuda.synchronize(bench.device)
     averages = prof.key_averages()
-    sort_by = 'self_cuda_time_total' if cuda else 'self_cpu_time_total'
+    sort_by = 'self_device_time_total' if cuda else 'self_cpu_time_total'
     log(averages.table(sort_by=sort_by, row_limit=rows))
     key = (lambda e: e.self_device_time_total) if cuda else (lambda e: e.self_cpu_time_total)
     return [dict(name=e.key, calls=e.count, self_cpu_ms=e.self_cpu_time_total / 1e3,
