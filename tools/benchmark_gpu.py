@@ -162,9 +162,9 @@ class Runner:
             results = benchmark.main(cli)
         except (Exception, SystemExit) as error:  # one failed setting (out of memory, ...)
             return dict(error=f'{type(error).__name__}: {error}'[:500], argv=cli)
-        finally:
-            gc.collect()
-            if torch.cuda.is_available():
+        finally:  # the setting's models go before the next one is built
+            if self.args.device == 'cuda':
+                gc.collect()
                 torch.cuda.empty_cache()
         summary = dict(results['settings']['base'])
         summary.update(argv=cli, environment=results.get('environment'))
