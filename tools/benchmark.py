@@ -1,14 +1,24 @@
-"""Time training iterations and inference of a config on random inputs (no dataset needed).
+"""Time training iterations, inference or data loading of a config (docs/performance.md).
 
-    python -m tools.benchmark CONFIG [--mode train|test] [--iters N] [--warmup K]
+    python -m tools.benchmark CONFIG [--mode train|test|data] [--iters N] [--warmup K]
         [--device cpu|cuda] [--backbone mit_b0] [--crop 512] [--img-scale W H]
-        [--compare KEY=VALUE ...] [--json OUT] [--cfg-options KEY=VALUE ...]
+        [--data-root DIR] [--profile [ROWS]] [--compare KEY=VALUE ...] [--json OUT]
+        [--cfg-options KEY=VALUE ...]
 
 train: one full ``train_step`` of the built training model (the UDA wrapper when the config has
 ``uda``: teacher update, source, pseudo-label, mixed and masked steps, optimizer step) on random
 source/target batches of ``data.samples_per_gpu`` images of crop x crop pixels.
 test: ``simple_test`` (the config's test_cfg: whole, slide or HRDA inference) of one random image
 of the test pipeline's img_scale (or --img-scale W H).
+data: batches of the config's real training data pipeline and loader (``data.train``, the
+loader of tools/train.py: ``data.workers_per_gpu`` workers, pinned memory on CUDA, persistent
+workers), no model; ``--data-root DIR`` replaces the data roots by DIR/<their last folder>, e.g.
+the toy data of ``tools/make_toy_data.py --out DIR --size 2048 1024`` for the HR configs.
+Images/s is then the samples per second the pipeline delivers.
+
+``--profile [ROWS]``: after the timed iterations, one more iteration of each setting runs under
+``torch.profiler`` and the ROWS (default 25) ops with the largest self time (CUDA time on
+CUDA) are printed as a table and kept in the JSON.
 
 Prints one progress line per iteration and a summary: median and spread (min, max) of s/iter,
 images/s (source images per second in train mode) and peak memory (CUDA: max allocated; CPU: the
@@ -37,13 +47,16 @@ import mmseg  # noqa: E402,F401  (imported first: it silences mmcv 1.7's rename 
 import torch  # noqa: E402
 from mmcv.runner import build_optimizer  # noqa: E402
 
+from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
+from mmseg.models.utils.memory_format import apply_allow_tf32, parse_allow_tf32  # noqa: E402
 from mmseg.models.utils.torch_compile import parse_compile  # noqa: E402
 from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
 from mmseg.utils.cpu_malloc import check_malloc_reuse_option, configure_cpu_malloc  # noqa: E402
 from mmseg.utils.errors import UserInputError, run_cli  # noqa: E402
 
-__all__ = ['parse_args', 'prepare_config', 'Benchmark', 'summarize', 'main']
+__all__ = ['parse_args', 'prepare_config', 'prepare_data_config', 'Benchmark',
+           'DataBenchmark', 'profile_step', 'summarize', 'main']
 
 # Stage widths of the MiT variants, for the decoder's in_channels when --backbone changes them.
 MIT_EMBED_DIMS = {
@@ -54,9 +67,9 @@ MIT_EMBED_DIMS = {
 
 def parse_args(args=None):
     parser = argparse.ArgumentParser(description='Time training iterations or inference of a '
-                                     'config on random inputs')
+                                     'config on random inputs, or its training data loader')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--mode', choices=['train', 'test'], default='train')
+    parser.add_argument('--mode', choices=['train', 'test', 'data'], default='train')
     parser.add_argument('--iters', type=int, default=5, help='timed iterations (per setting)')
     parser.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     parser.add_argument('--device', choices=['cpu', 'cuda'], default='cpu')
@@ -68,6 +81,11 @@ def parse_args(args=None):
                         help="test image size (default: the test pipeline's img_scale)")
     parser.add_argument('--compare', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='overrides of a second setting, timed alternately with the base')
+    parser.add_argument('--data-root', help='--mode data: read the data from DIR/<last folder of '
+                        "each data_root> (e.g. DIR/gta, DIR/cityscapes) instead")
+    parser.add_argument('--profile', type=int, nargs='?', const=25, default=None,
+                        metavar='ROWS', help='profile one more iteration per setting and print '
+                        'the ROWS ops with the largest self time (default 25)')
     parser.add_argument('--json', dest='json_out', help='write the results to this JSON file')
     parser.add_argument('--cfg-options', '--options', nargs='+', action=DictAction,
                         dest='options', help='override config settings of both settings')
@@ -77,6 +95,10 @@ def parse_args(args=None):
                      f'{args.warmup}')
     if args.crop is not None and args.crop < 32:
         parser.error(f'--crop must be at least 32 pixels, got {args.crop}')
+    if args.profile is not None and (args.profile < 1 or args.mode == 'data'):
+        parser.error('--profile needs ROWS >= 1 and --mode train or test')
+    if args.data_root is not None and args.mode != 'data':
+        parser.error('--data-root is read by --mode data only')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: no CUDA device is available')
     return args
@@ -108,6 +130,7 @@ def prepare_config(cfg, backbone=None, crop=None, options=None):
     model.pretrained = None
     model.backbone.pop('pretrained', None)
     model.backbone.pop('init_cfg', None)
+    model.backbone.pop('checkpoint_path', None)  # TIMMBackbone's weights file
     if backbone is not None:
         model.backbone = dict(type=backbone)
         for head in ('decode_head', 'auxiliary_head'):
@@ -123,6 +146,28 @@ def prepare_config(cfg, backbone=None, crop=None, options=None):
     cfg.model.train_cfg.pop('work_dir', None)  # no debug images
     if cfg.get('runner') is None:
         cfg.runner = dict(type='IterBasedRunner', max_iters=40000)
+    return cfg
+
+
+def _data_sections(data_cfg):
+    """The dataset configs of ``data.train``: itself and its source / target (UDADataset)."""
+    sections = [data_cfg]
+    for key in ('source', 'target'):
+        if isinstance(data_cfg.get(key), dict):
+            sections.append(data_cfg[key])
+    return [s for s in sections if s.get('data_root') is not None]
+
+
+def prepare_data_config(cfg, data_root=None, options=None):
+    """A copy of ``cfg`` with ``options`` merged and, given ``data_root``, the training data
+    roots replaced by data_root/<their last folder> ('data/gta/' -> DIR/gta)."""
+    cfg = copy.deepcopy(cfg)
+    if options:
+        cfg.merge_from_dict(options)
+    if data_root is not None:
+        for section in _data_sections(cfg.data.train):
+            name = osp.basename(osp.normpath(section['data_root']))
+            section['data_root'] = osp.join(data_root, name)
     return cfg
 
 
@@ -169,6 +214,8 @@ class Benchmark:
     def __init__(self, cfg, mode, device, img_scale=None):
         self.mode = mode
         self.device = torch.device(device)
+        if cfg.get('cudnn_benchmark', False):  # as tools/train.py and tools/test.py
+            torch.backends.cudnn.benchmark = True
         self.model = build_train_model(cfg).to(self.device)
         if mode == 'train':
             self.model.train()
@@ -182,10 +229,11 @@ class Benchmark:
             self.img = torch.randn(1, 3, height, width, generator=generator).to(self.device)
             self.metas = _img_metas(1, height, width, dict(cfg.get('img_norm_cfg') or {}))
             self.num_images = 1
-        # cpu_malloc_reuse (mmseg/utils/cpu_malloc.py), set before each of this setting's steps so
-        # that --compare cpu_malloc_reuse=False alternates it with the base setting.
+        # cpu_malloc_reuse (mmseg/utils/cpu_malloc.py) and allow_tf32, set before each of this
+        # setting's steps so that --compare alternates them with the base setting.
         self.malloc_reuse = (self.device.type == 'cpu' and check_malloc_reuse_option(
             cfg.get('cpu_malloc_reuse', True)))
+        self.allow_tf32 = parse_allow_tf32(cfg.get('allow_tf32'))
         self.times = []
         self.peak_memory_mb = 0.0
         # compile: the first iteration compiles (its time is reported apart); graphs compiled in
@@ -198,16 +246,13 @@ class Benchmark:
         """Run and time one iteration (seconds)."""
         if self.device.type == 'cpu':
             configure_cpu_malloc(self.malloc_reuse)
+        apply_allow_tf32(self.allow_tf32)
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
         graphs_before = _compiled_graphs() if self.compiled else 0
         start = time.perf_counter()
-        if self.mode == 'train':
-            self.model.train_step(self.batch, self.optimizer)
-        else:
-            with torch.no_grad():
-                self.model.simple_test(self.img, self.metas, rescale=True)
+        self.run_once()
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
             peak = torch.cuda.max_memory_allocated(self.device) / 2**20
@@ -220,6 +265,81 @@ class Benchmark:
             if self.first_iter_s is None:
                 self.first_iter_s = seconds
         return seconds
+
+
+    def run_once(self):
+        """One iteration, untimed (also what ``profile_step`` records)."""
+        if self.mode == 'train':
+            self.model.train_step(self.batch, self.optimizer)
+        else:
+            with torch.no_grad():
+                self.model.simple_test(self.img, self.metas, rescale=True)
+
+
+class DataBenchmark:
+    """The training data loader of a config as a setting: ``step()`` takes one batch."""
+
+    mode = 'data'
+    compiled = False
+    first_iter_s = None
+    new_graphs = 0
+
+    def __init__(self, cfg):
+        samples, workers = cfg.data.samples_per_gpu, cfg.data.workers_per_gpu
+        dataset = build_dataset(cfg.data.train)
+        if len(dataset) < samples:
+            raise UserInputError(f'--mode data: the training set has {len(dataset)} samples, '
+                                 f'fewer than one batch of data.samples_per_gpu = {samples}')
+        # As tools/train.py builds it (mmseg/apis/train.py): pinned memory on CUDA,
+        # persistent workers.
+        self.loader = build_dataloader(dataset, samples, workers, dist=False,
+                                       seed=cfg.get('seed'), drop_last=True)
+        self.batches = iter(self.loader)
+        self.num_images = samples
+        self.workers = workers
+        self.times = []
+        self.peak_memory_mb = 0.0
+
+    def step(self):
+        start = time.perf_counter()
+        try:
+            next(self.batches)
+        except StopIteration:  # a new epoch (the workers persist)
+            self.batches = iter(self.loader)
+            next(self.batches)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.peak_memory_mb = max(self.peak_memory_mb, peak)
+        return seconds
+
+
+def profile_step(bench, rows, log=print):
+    """Run one iteration of ``bench`` under torch.profiler; print and return the ``rows`` ops
+    with the largest self time (device time on CUDA) as [{name, calls, self_cpu_ms,
+    self_device_ms}]."""
+    from torch.profiler import ProfilerActivity, profile
+    cuda = bench.device.type == 'cuda'
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    apply_allow_tf32(bench.allow_tf32)
+    with profile(activities=activities) as prof:
+        bench.run_once()
+        if cuda:
+            torch.cuda.synchronize(bench.device)
+    averages = prof.key_averages()
+    sort_by = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    log(averages.table(sort_by=sort_by, row_limit=rows))
+    key = (lambda e: e.self_device_time_total) if cuda else (lambda e: e.self_cpu_time_total)
+    return [dict(name=e.key, calls=e.count, self_cpu_ms=e.self_cpu_time_total / 1e3,
+                 self_device_ms=e.self_device_time_total / 1e3)
+            for e in sorted(averages, key=key, reverse=True)[:rows]]
+
+
+def environment(device):
+    """Versions and the device name, for the record of where figures were measured."""
+    info = dict(torch=torch.__version__, cuda=torch.version.cuda, threads=torch.get_num_threads())
+    if device == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name()
+    return info
 
 
 def _compiled_graphs():
@@ -236,14 +356,16 @@ def summarize(times, num_images, peak_memory_mb):
                 times_s=list(times))
 
 
-def _format(name, summary, device):
-    memory = 'CUDA max allocated' if device == 'cuda' else 'CPU peak RSS (process)'
+def _format(name, summary, device, mode='train'):
+    memory = ('CUDA max allocated' if device == 'cuda' and mode != 'data'
+              else 'CPU peak RSS (process)')
     compiled = ''
     if summary.get('first_iter_s') is not None:
         compiled = f', first (compiling) iteration {summary["first_iter_s"]:.3f} s'
     return (f'{name}: {summary["median_s"]:.3f} s/iter median (min {summary["min_s"]:.3f}, '
             f'max {summary["max_s"]:.3f}, {summary["iters"]} iters), '
-            f'{summary["images_per_s"]:.3f} images/s, {memory} '
+            f'{summary["images_per_s"]:.3f} {"samples" if mode == "data" else "images"}/s, '
+            f'{memory} '
             f'{summary["peak_memory_mb"]:.0f} MiB{compiled}')
 
 
@@ -270,6 +392,18 @@ def run(benches, iters, warmup, log=print):
     return results
 
 
+def _build_setting(base_cfg, name, options, args):
+    """The Benchmark (or DataBenchmark) of one setting."""
+    if args.mode == 'data':
+        return DataBenchmark(prepare_data_config(base_cfg, args.data_root, options))
+    cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
+    if parse_compile(cfg.get('compile')) is not None and args.warmup < 1:
+        raise UserInputError(f'{name} setting: with compile the first iteration compiles; it '
+                             'must be warm-up: use --warmup 1 or more')
+    torch.manual_seed(0)
+    return Benchmark(cfg, args.mode, args.device, args.img_scale)
+
+
 def main(args=None):
     """Run the benchmark as on the command line; returns the results dict."""
     args = parse_args(args)
@@ -277,20 +411,18 @@ def main(args=None):
     settings = {'base': args.options or {}}
     if args.compare:
         settings['override'] = {**(args.options or {}), **args.compare}
-    benches = {}
-    for name, options in settings.items():
-        cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
-        if parse_compile(cfg.get('compile')) is not None and args.warmup < 1:
-            raise UserInputError(f'{name} setting: with compile the first iteration compiles; it '
-                             'must be warm-up: use --warmup 1 or more')
-        torch.manual_seed(0)
-        benches[name] = Benchmark(cfg, args.mode, args.device, args.img_scale)
+    benches = {name: _build_setting(base_cfg, name, options, args)
+               for name, options in settings.items()}
     results = dict(config=args.config, mode=args.mode, device=args.device,
                    backbone=args.backbone, crop=args.crop, compare=args.compare,
-                   cfg_options=args.options,
+                   cfg_options=args.options, environment=environment(args.device),
                    settings=run(benches, args.iters, args.warmup))
     for name, summary in results['settings'].items():
-        print(_format(name, summary, args.device))
+        print(_format(name, summary, args.device, args.mode))
+    if args.profile is not None:
+        for name, bench in benches.items():
+            print(f'profile of one {args.mode} iteration, {name} setting:')
+            results['settings'][name]['profile'] = profile_step(bench, args.profile)
     if args.compare:
         ratio = (results['settings']['override']['median_s'] /
                  results['settings']['base']['median_s'])

@@ -36,7 +36,10 @@ from mmseg.datasets import build_dataloader  # noqa: E402
 from mmseg.datasets.eval_sets import build_eval_datasets, eval_dataset_configs  # noqa: E402
 from mmseg.models import build_segmentor  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
+from mmseg.models.utils.memory_format import (apply_allow_tf32, parse_channels_last,  # noqa: E402
+                                              set_channels_last)
 from mmseg.models.utils.mixed_precision import (parse_mixed_precision,  # noqa: E402
+                                                parse_mixed_precision_options,
                                                 set_mixed_precision)
 from mmseg.models.utils.torch_compile import parse_compile, set_compile  # noqa: E402
 from mmseg.utils import finish_dist, init_dist, setup_cpu_malloc  # noqa: E402
@@ -180,7 +183,8 @@ def _build_model(cfg, args):
     compile_kwargs = parse_compile(cfg.get('compile'))
     model = build_segmentor(cfg.model)
     # mixed_precision = dict(dtype='bfloat16'): inference under autocast, as in training.
-    set_mixed_precision(model, parse_mixed_precision(cfg.get('mixed_precision')))
+    set_mixed_precision(model, parse_mixed_precision(cfg.get('mixed_precision')),
+                        **parse_mixed_precision_options(cfg.get('mixed_precision')))
     if args.hrda_out:
         if not hasattr(model, 'set_hrda_out'):
             raise UserInputError(f'--hrda-out {args.hrda_out} needs an HRDA segmentor, but the '
@@ -189,6 +193,7 @@ def _build_model(cfg, args):
     checkpoint = load_segmentor_checkpoint(model, args.checkpoint, map_location='cpu',
                                            revise_keys=[(r'^module\.', '')],
                                            trust=getattr(args, 'trust_checkpoint', False))
+    set_channels_last(model, parse_channels_last(cfg.get('channels_last')))
     # compile = True / dict(...): inference through the compiled backbone, neck and decode head
     # (in place, after loading: the state dict keys are those of the eager model either way).
     set_compile(model, compile_kwargs)
@@ -319,6 +324,7 @@ def main(args=None):
     cfg = configure_test(cfg, args)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
+    apply_allow_tf32(cfg.get('allow_tf32'))
     setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
     distributed = args.launcher != 'none'
     if distributed:

@@ -33,6 +33,7 @@ from mmseg.core.run_outcome import RunStopped  # noqa: E402
 from mmseg.datasets import build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
 from mmseg.models.builder import check_model_options  # noqa: E402
+from mmseg.models.utils.memory_format import apply_allow_tf32  # noqa: E402
 from mmseg.utils import (collect_env, finish_dist, get_root_logger, init_dist,  # noqa: E402
                          rank_seed, setup_cpu_malloc)
 from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
@@ -214,6 +215,7 @@ def main(args=None):
                                                            option_keys=args.options or {})
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
+    apply_allow_tf32(cfg.get('allow_tf32'))  # CUDA's TF32 switches (docs/performance.md)
     setup_cpu_malloc(cfg, 'cuda' if torch.cuda.is_available() else 'cpu')
     distributed = _init_distributed(args, cfg)
 

@@ -21,7 +21,8 @@ TOP_LEVEL_KEYS = frozenset([
     'custom_hooks', 'custom_imports', 'work_dir', 'load_from', 'resume_from', 'auto_resume',
     'trust_checkpoint', 'gpu_ids', 'seed', 'dist_params', 'log_level', 'cudnn_benchmark',
     'find_unused_parameters', 'use_ddp_wrapper', 'mixed_precision', 'compile',
-    'cpu_malloc_reuse', 'train_cfg', 'test_cfg', 'crop_size', 'img_norm_cfg', 'test_pipeline',
+    'cpu_malloc_reuse', 'channels_last', 'allow_tf32', 'train_cfg', 'test_cfg', 'crop_size',
+    'img_norm_cfg', 'test_pipeline',
     'name', 'exp', 'name_dataset', 'name_architecture', 'name_encoder', 'name_decoder',
     'name_uda', 'name_opt', 'gpu_model', 'n_gpus', 'git_rev',
 ])

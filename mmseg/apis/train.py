@@ -13,6 +13,7 @@ from mmseg.core.checkpoint import find_latest_checkpoint
 from mmseg.core.evaluation.eval_hooks import describe_failed_evaluations
 from mmseg.core.hooks.non_finite_loss_hook import NonFiniteLossHook
 from mmseg.core.hooks.preemption_hook import PreemptionHook
+from mmseg.core.log_buffer import TensorLogBuffer
 from mmseg.core.run_outcome import EvaluationFailed
 from mmseg.core.runner import ResumableIterBasedRunner  # noqa: F401 (registers the runner)
 from mmseg.datasets import build_dataloader
@@ -215,6 +216,8 @@ def train_segmentor(model, dataset, cfg, distributed=False, validate=False, time
         cfg.runner = dict(type='IterBasedRunner', max_iters=cfg.total_iters)
     runner = _build_runner(cfg, model, optimizer, logger, meta)
     runner.timestamp = timestamp  # names the text and JSON logs <timestamp>.log(.json)
+    if not isinstance(runner.log_buffer, TensorLogBuffer):  # the losses are device tensors
+        runner.log_buffer = TensorLogBuffer()
 
     _checkpoint_meta(cfg, datasets[0])
     runner.register_training_hooks(cfg.lr_config, cfg.get('optimizer_config'), None,

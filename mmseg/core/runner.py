@@ -21,6 +21,7 @@ from mmseg.utils.errors import UserKeyError, UserRuntimeError
 
 from .checkpoint import (check_state_dict_fits, load_checkpoint_file, save_checkpoint_file,
                          set_rng_state, update_latest_link, get_rng_state)
+from .log_buffer import TensorLogBuffer
 
 __all__ = ['ResumableIterBasedRunner']
 
@@ -37,6 +38,8 @@ class ResumableIterBasedRunner(IterBasedRunner):
         super().__init__(*args, **kwargs)
         self.trust_checkpoint = trust_checkpoint
         self._pending_resume = None
+        # The losses arrive as device tensors and are read at log time (mmseg/core/log_buffer.py).
+        self.log_buffer = TensorLogBuffer()
 
     @property
     def uda_module(self):
@@ -46,7 +49,11 @@ class ResumableIterBasedRunner(IterBasedRunner):
     def save_checkpoint(self, out_dir, filename_tmpl='iter_{}.pth', meta=None,
                         save_optimizer=True, create_symlink=True):
         """Write ``iter_<N>.pth`` (N = finished iterations) atomically, then point latest.pth
-        at it."""
+        at it. A hook with ``check_pending`` (NonFiniteLossHook) first checks the losses it has
+        not read yet, so that no checkpoint holds weights of a non-finite iteration."""
+        for hook in self.hooks:
+            if hasattr(hook, 'check_pending'):
+                hook.check_pending(self)
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f'meta should be a dict or None, got {type(meta)}')
         meta = dict(meta or {})

@@ -52,7 +52,8 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
 
 def check_model_options(cfg):
     """Check the config's top-level run options read where the model is built:
-    ``mixed_precision``, ``compile`` (with inductor's C++ compiler) and ``cpu_malloc_reuse``.
+    ``mixed_precision``, ``compile`` (with inductor's C++ compiler), ``cpu_malloc_reuse``,
+    ``channels_last`` and ``allow_tf32`` (docs/performance.md).
 
     tools/train.py and tools/test.py call it before anything is written or loaded.
     Raises UserInputError naming the key and what it takes (also a TypeError for a value of
@@ -60,10 +61,13 @@ def check_model_options(cfg):
     """
     from mmseg.utils.cpu_malloc import check_malloc_reuse_option
     from mmseg.utils.errors import as_user_error
+    from .utils.memory_format import parse_allow_tf32, parse_channels_last
     from .utils.mixed_precision import parse_mixed_precision
     from .utils.torch_compile import check_compile_backend, parse_compile
     try:
         parse_mixed_precision(cfg.get('mixed_precision'))
+        parse_channels_last(cfg.get('channels_last'))
+        parse_allow_tf32(cfg.get('allow_tf32'))
         check_compile_backend(parse_compile(cfg.get('compile')))
         check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
     except (ValueError, TypeError, RuntimeError) as error:
@@ -72,15 +76,21 @@ def check_model_options(cfg):
 
 def build_train_model(cfg, train_cfg=None, test_cfg=None):
     """The UDA wrapper when the config has ``uda`` (docs/REFERENCE.md §3.1), else the plain segmentor; with
-    the config's ``mixed_precision`` (None / dict(dtype=...)) set on it and its student compiled
-    when the config sets ``compile`` (mmseg/models/utils/torch_compile.py).
+    the config's ``mixed_precision`` (None / dict(dtype=..., fp32_upsample, cast_teacher_once))
+    set on it, in channels-last memory format when the config sets ``channels_last`` and its
+    student compiled when the config sets ``compile`` (mmseg/models/utils/torch_compile.py).
 
-    Raises ValueError for a bad ``mixed_precision`` or ``compile`` value and RuntimeError for
-    ``compile`` with the 'inductor' backend but no C++ compiler, before anything is built.
+    Raises ValueError for a bad ``mixed_precision``, ``channels_last`` or ``compile`` value and
+    RuntimeError for ``compile`` with the 'inductor' backend but no C++ compiler, before
+    anything is built.
     """
-    from .utils.mixed_precision import parse_mixed_precision, set_mixed_precision
+    from .utils.memory_format import parse_channels_last, set_channels_last
+    from .utils.mixed_precision import (parse_mixed_precision, parse_mixed_precision_options,
+                                        set_mixed_precision)
     from .utils.torch_compile import check_compile_backend, parse_compile, set_compile
     dtype = parse_mixed_precision(cfg.get('mixed_precision'))
+    precision_options = parse_mixed_precision_options(cfg.get('mixed_precision'))
+    channels_last = parse_channels_last(cfg.get('channels_last'))
     compile_kwargs = parse_compile(cfg.get('compile'))
     check_compile_backend(compile_kwargs)
     from mmseg.utils.config_args import config_build_error
@@ -97,7 +107,9 @@ def build_train_model(cfg, train_cfg=None, test_cfg=None):
             raise
         raise user_error from None
     # ``mixed_precision = dict(dtype='bfloat16')``: autocast in every segmentor's passes.
-    set_mixed_precision(model, dtype)
+    set_mixed_precision(model, dtype, **precision_options)
+    # ``channels_last = True``: NHWC weights and backbone inputs (before compiling).
+    set_channels_last(model, channels_last)
     # ``compile = True`` / dict(...): the student's backbone, neck and decode head, in place (the
     # EMA teacher and the ImageNet model stay eager).
     return set_compile(model, compile_kwargs)

@@ -141,3 +141,49 @@ def test_a_compile_in_a_timed_iteration_is_reported():
         '[train] override: 2 graph(s) compiled during a timed iteration: raise --warmup']
     assert results['override']['first_iter_s'] == 5.0
     assert results['override']['median_s'] == 1.0
+
+
+def test_data_mode_times_the_real_loader_on_toy_data(toy_data_root, tmp_path):
+    # no capsys: the datasets create the mmseg logger, whose stream must outlive this test
+    out = tmp_path / 'data.json'
+    results = benchmark.main([TOY_MIC, '--mode', 'data', '--data-root', str(toy_data_root),
+                              '--iters', '2', '--warmup', '1',
+                              # the 128x64 toy labels hold too few pixels for min_pixels=100
+                              '--cfg-options', 'data.train.rare_class_sampling.min_pixels=0',
+                              '--compare', 'data.workers_per_gpu=1', '--json', str(out)])
+    assert results['mode'] == 'data'
+    line = benchmark._format('base', results['settings']['base'], 'cpu', 'data')
+    assert 'samples/s' in line and 'CPU peak RSS' in line
+    saved = json.loads(out.read_text())
+    for name in ('base', 'override'):
+        summary = saved['settings'][name]
+        assert summary['iters'] == 2 and summary['images_per_s'] > 0
+    assert saved['environment']['torch'] == torch.__version__
+    cfg = benchmark.prepare_data_config(Config.fromfile(TOY_MIC), str(toy_data_root))
+    assert cfg.data.train.source.data_root == str(toy_data_root / 'gta')
+    assert cfg.data.train.target.data_root == str(toy_data_root / 'cityscapes')
+
+
+def test_data_mode_without_the_data_names_the_missing_folder(tmp_path):
+    with pytest.raises(Exception, match=str(tmp_path / 'gta')):
+        benchmark.main([TOY_MIC, '--mode', 'data', '--data-root', str(tmp_path)])
+
+
+def test_profile_prints_and_keeps_the_top_ops(tmp_path, capsys):
+    out = tmp_path / 'profile.json'
+    benchmark.main([TOY_MIC, '--mode', 'test', '--img-scale', '64', '64', '--iters', '1',
+                    '--warmup', '0', '--profile', '5', '--json', str(out)])
+    captured = capsys.readouterr()
+    assert 'profile of one test iteration, base setting:' in captured.out
+    assert 'Self CPU' in captured.out
+    rows = json.loads(out.read_text())['settings']['base']['profile']
+    assert len(rows) == 5 and all(r['calls'] >= 1 and r['self_cpu_ms'] >= 0 for r in rows)
+    assert rows[0]['self_cpu_ms'] >= rows[-1]['self_cpu_ms']  # largest self time first
+
+
+@pytest.mark.parametrize('argv', [['--profile', '0'], ['--mode', 'data', '--profile'],
+                                  ['--data-root', 'x']])
+def test_bad_profile_and_data_arguments(argv, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args([TOY_MIC] + argv)
+    assert 'error' in capsys.readouterr().err

@@ -15,37 +15,59 @@ class NonFiniteLossHook(Hook):
     last good checkpoint of the work_dir.
 
     It reads the log variables the method returns (``runner.outputs['log_vars']``). Python
-    floats (the values are already on the host) are checked every iteration at no cost; tensor
-    values would need a device-to-host copy, so they are checked only every ``interval``
-    iterations (a NaN is then reported up to ``interval - 1`` iterations late, when it persists:
-    a NaN loss makes NaN weights). Register it with a priority above the checkpoint hook
-    (train_segmentor uses 'VERY_HIGH') so that a broken iteration is never saved.
+    floats are checked every iteration. Tensors (the losses stay on the training device, see
+    docs/performance.md) are not copied to the host every iteration: each iteration keeps one
+    concatenated tensor of its values on the device (no host sync), and every ``interval``
+    iterations, at the last iteration and before any checkpoint is written
+    (``check_pending``, called by ``ResumableIterBasedRunner.save_checkpoint``) all kept
+    iterations are read in one device-to-host copy; the first non-finite one is named. Register
+    it with a priority above the checkpoint hook (train_segmentor uses 'VERY_HIGH').
     """
 
     def __init__(self, interval=50):
         self.interval = interval
+        self._pending = []  # (iteration, {key: number of values}, values on the device)
 
     def after_train_iter(self, runner):
         log_vars = (getattr(runner, 'outputs', None) or {}).get('log_vars') or {}
         tensors = {k: v for k, v in log_vars.items() if torch.is_tensor(v)}
-        if tensors and not self.every_n_iters(runner, self.interval):
-            log_vars = {k: v for k, v in log_vars.items() if k not in tensors}
-        bad = {}
-        for key, value in log_vars.items():
-            value = value.detach().float().cpu() if torch.is_tensor(value) else value
-            if torch.is_tensor(value) and not torch.isfinite(value).all():
-                bad[key] = value.tolist()
-            elif isinstance(value, float) and not math.isfinite(value):
-                bad[key] = value
+        bad = {k: v for k, v in log_vars.items()
+               if isinstance(v, float) and not math.isfinite(v)}
+        if tensors:
+            values = [v.detach().reshape(-1).float() for v in tensors.values()]
+            sizes = {k: v.numel() for k, v in zip(tensors, values)}
+            self._pending.append((runner.iter + 1, sizes, torch.cat(values)))
         if bad:
-            raise FloatingPointError(self._message(runner, bad))
+            self.check_pending(runner)  # an earlier iteration's tensors may be the first
+            raise FloatingPointError(self._message(runner, runner.iter + 1, bad))
+        if self.every_n_iters(runner, self.interval) or self.is_last_iter(runner):
+            self.check_pending(runner)
+
+    def check_pending(self, runner):
+        """Read the kept iterations' tensors (one copy); raise for the first non-finite one."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        host = torch.cat([values for _, _, values in pending]).cpu()
+        if bool(torch.isfinite(host).all()):
+            return
+        start = 0
+        for iteration, sizes, _ in pending:
+            bad = {}
+            for key, size in sizes.items():
+                value = host[start:start + size]
+                start += size
+                if not bool(torch.isfinite(value).all()):
+                    bad[key] = value.item() if size == 1 else value.tolist()
+            if bad:
+                raise FloatingPointError(self._message(runner, iteration, bad))
 
     @staticmethod
-    def _message(runner, bad):
+    def _message(runner, iteration, bad):
         terms = ', '.join(f'{k} = {v}' for k, v in bad.items())
         latest = find_latest_checkpoint(runner.work_dir) if runner.work_dir else None
         resume = (f'the last good checkpoint is {latest} (continue with --resume-from {latest} '
                   f'after lowering the learning rate or checking the data)' if latest else
                   'no checkpoint was written before it')
-        return (f'non-finite loss at iteration {runner.iter + 1}: {terms}. The run stops; '
+        return (f'non-finite loss at iteration {iteration}: {terms}. The run stops; '
                 f'{resume}.')

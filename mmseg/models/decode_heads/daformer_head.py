@@ -93,6 +93,6 @@ class DAFormerHead(BaseDecodeHead):
             emb = self.embed_layers[str(i)](feat)
             if emb.shape[2:] != target_size:
                 emb = resize(emb, size=target_size, mode='bilinear',
-                             align_corners=self.align_corners)
+                             align_corners=self.align_corners, float32=self.fp32_upsample)
             embedded.append(emb)
         return self.cls_seg(self.fuse_layer(torch.cat(embedded, dim=1)))

@@ -22,6 +22,10 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
     subclasses. ``conv_seg`` = Conv2d(channels, num_classes, 1) after Dropout2d(dropout_ratio).
     """
 
+    # ``mixed_precision.fp32_upsample`` (set by set_mixed_precision): bilinear resizes of the
+    # fusion in float32 under autocast (mmseg/models/utils/mixed_precision.py).
+    fp32_upsample = False
+
     def __init__(self, in_channels, channels, *, num_classes=19, dropout_ratio=0.1,
                  conv_cfg=None, norm_cfg=None, act_cfg=dict(type='ReLU'), in_index=-1,
                  input_transform=None,
@@ -80,7 +84,8 @@ class BaseDecodeHead(BaseModule, metaclass=ABCMeta):
             return selected
         size = selected[0].shape[2:]
         selected = [
-            resize(x, size=size, mode='bilinear', align_corners=self.align_corners)
+            resize(x, size=size, mode='bilinear', align_corners=self.align_corners,
+                   float32=self.fp32_upsample)
             for x in selected
         ]
         return torch.cat(selected, dim=1)

@@ -62,7 +62,7 @@ def _insert(canvas, values, box, what):
 
 
 def fuse_scales(lr_seg, hr_seg, attention, scale_ratio, hr_output_stride, crop_box=None,
-                align_corners=False):
+                align_corners=False, float32_resize=False):
     """HRDA fusion (docs/REFERENCE.md §4): fused = a·hr + up((1 − a)·lr) with a = attention.
 
     lr_seg: B×C×h×w context logits; attention: B×{C|1}×h×w in [0, 1] or a float.
@@ -70,6 +70,7 @@ def fuse_scales(lr_seg, hr_seg, attention, scale_ratio, hr_output_stride, crop_b
     over the whole image (crop_box None); scale_ratio s = hr_scale / lr_scale.
     crop_box: in detail-image pixels; divided by hr_output_stride for the detail logits and by
     hr_output_stride·s for the context logits, where the attention is zeroed outside it.
+    float32_resize: the bilinear resizes in float32 under autocast (mixed_precision.fp32_upsample).
     Returns (fused B×C×(s·h)×(s·w), the weighted context (1 − a)·lr, a upsampled).
     """
     if crop_box is not None:
@@ -79,17 +80,17 @@ def fuse_scales(lr_seg, hr_seg, attention, scale_ratio, hr_output_stride, crop_b
         attention = attention * mask
     lr_seg = (1 - attention) * lr_seg
     up_lr_seg = resize(lr_seg, scale_factor=scale_ratio, mode='bilinear',
-                       align_corners=align_corners)
+                       align_corners=align_corners, float32=float32_resize)
     if torch.is_tensor(attention):
         attention = resize(attention, scale_factor=scale_ratio, mode='bilinear',
-                           align_corners=align_corners)
+                           align_corners=align_corners, float32=float32_resize)
     if crop_box is not None:
         hr_inserted = torch.zeros_like(up_lr_seg)
         _insert(hr_inserted, hr_seg, scale_box(crop_box, hr_output_stride), 'detail logits')
     elif hr_seg.shape[2:] != up_lr_seg.shape[2:]:
         # Rounding of odd input sizes can leave the two grids a cell apart.
         hr_inserted = resize(hr_seg, size=up_lr_seg.shape[2:], mode='bilinear',
-                             align_corners=align_corners)
+                             align_corners=align_corners, float32=float32_resize)
     else:
         hr_inserted = hr_seg
     return attention * hr_inserted + up_lr_seg, lr_seg, attention
@@ -203,7 +204,8 @@ class HRDAHead(BaseDecodeHead):
         attention = self.get_scale_attention(lr_inputs)
         fused, lr_seg, attention = fuse_scales(
             lr_seg, hr_seg, attention, self.scales[1] / self.scales[0], self.os,
-            crop_box=self.hr_crop_box, align_corners=self.align_corners)
+            crop_box=self.hr_crop_box, align_corners=self.align_corners,
+            float32_resize=self.fp32_upsample)
         if self.debug_output_attention:
             # docs/REFERENCE.md §4: the attention summed over classes, weighted by the fused softmax.
             attention = torch.sum(attention * torch.softmax(fused, dim=1), dim=1, keepdim=True)

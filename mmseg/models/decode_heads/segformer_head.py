@@ -40,7 +40,7 @@ class SegFormerHead(BaseDecodeHead):
             emb = self.linear_c[str(i)](feat)
             if emb.shape[2:] != target_size:
                 emb = resize(emb, size=target_size, mode='bilinear',
-                             align_corners=self.align_corners)
+                             align_corners=self.align_corners, float32=self.fp32_upsample)
             embedded.append(emb)
         fused = self.linear_fuse(torch.cat(embedded, dim=1))
         if self.dropout is not None:

@@ -33,6 +33,9 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
     # Autocast dtype of the forward passes (None: float32); set from the config's
     # ``mixed_precision`` by ``build_train_model`` (see mmseg/models/utils/mixed_precision.py).
     mixed_precision = None
+    # ``mixed_precision.fp32_upsample`` and ``.cast_teacher_once`` (set with mixed_precision).
+    fp32_upsample = False
+    cast_teacher_once = False
 
     def __init__(self, init_cfg=None):
         super().__init__(init_cfg)
@@ -106,9 +109,14 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
 
     @staticmethod
     def _parse_losses(losses):
-        """Sum the entries whose key contains 'loss'; every entry becomes a float log var.
+        """(sum of the entries whose key contains 'loss', log vars) of a dict of named losses.
 
-        ``features`` (returned with ``return_feat=True``) is no loss and is not logged.
+        Each log var is a detached 0-d tensor on the losses' device (the mean of the entry, or
+        the sum of the means of a list): no host sync here; the runner's log buffer reads them
+        at log time (mmseg/core/log_buffer.py, docs/performance.md). Distributed, the log vars
+        are averaged over the processes in one all-reduce. ``features`` (returned with
+        ``return_feat=True``) is no loss and is not logged. Raises TypeError for an entry that
+        is no tensor or list of tensors, ValueError when no key contains 'loss'.
         """
         log_vars = OrderedDict()
         for name, value in losses.items():
@@ -125,13 +133,13 @@ class BaseSegmentor(BaseModule, metaclass=ABCMeta):
         if not torch.is_tensor(loss):
             raise ValueError(f'no entry with "loss" in its name among {list(losses)}')
         log_vars['loss'] = loss
-        distributed = dist.is_available() and dist.is_initialized()
-        for name, value in log_vars.items():
-            if distributed:
-                value = value.data.clone()
-                dist.all_reduce(value.div_(dist.get_world_size()))
-            log_vars[name] = value.item()
-        return loss, log_vars
+        # float32 (float64 when a value is float64): every value is kept exactly.
+        dtype = torch.float64 if any(v.dtype == torch.float64 for v in log_vars.values()) \
+            else torch.float32
+        values = torch.stack([value.detach().to(dtype) for value in log_vars.values()])
+        if dist.is_available() and dist.is_initialized():
+            dist.all_reduce(values.div_(dist.get_world_size()))
+        return loss, OrderedDict(zip(log_vars, values.unbind()))
 
     def show_result(self, img, result, palette=None, win_name='', show=False, wait_time=0,
                     out_file=None, opacity=0.5):

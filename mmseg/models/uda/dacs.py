@@ -12,6 +12,7 @@ from ..builder import UDA
 from ..utils.dacs_transforms import get_class_masks, get_mean_std, one_mix, strong_transform
 from ..utils.ema import update_ema_weights
 from ..utils.feature_distance import class_mask, downscale_label_ratio, masked_feat_dist
+from ..utils.mixed_precision import frozen_weights_cast_once
 from .masking_consistency_module import MaskingConsistencyModule
 from .teacher_module import build_frozen_segmentor, teacher_pseudo_label
 from .uda_decorator import UDADecorator, check_uda_keys
@@ -137,7 +138,7 @@ class DACS(UDADecorator):
         over the pixels whose downscaled source label is one of the chosen classes."""
         imnet_model = self.get_imnet_model()
         imnet_model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), frozen_weights_cast_once(imnet_model):
             imnet_feat = imnet_model.extract_feat(img)[-1].detach()
         feat = src_feat[-1]
         mask = None

@@ -8,6 +8,7 @@ from torch.nn.modules.dropout import _DropoutNd
 from ..builder import build_segmentor
 from ..utils.dacs_transforms import filter_valid_pseudo_region, get_pseudo_label_and_weight
 from ..utils.ema import update_ema_weights
+from ..utils.mixed_precision import frozen_weights_cast_once
 
 __all__ = ['EMATeacher', 'disable_dropout', 'build_frozen_segmentor', 'teacher_pseudo_label']
 
@@ -34,9 +35,14 @@ def build_frozen_segmentor(model_cfg):
 @torch.no_grad()
 def teacher_pseudo_label(teacher, target_img, target_img_metas, pseudo_threshold, ignore_top,
                          ignore_bottom, valid_pseudo_mask=None):
-    """Pseudo-label (B x H x W long) and pseudo-weight (B x H x W) of the target batch."""
+    """Pseudo-label (B x H x W long) and pseudo-weight (B x H x W) of the target batch.
+
+    Under ``mixed_precision.cast_teacher_once`` the teacher's weights are cast to the autocast
+    dtype once per EMA update (``frozen_weights_cast_once``), not at every op.
+    """
     disable_dropout(teacher)
-    logits = teacher.generate_pseudo_label(target_img, target_img_metas)
+    with frozen_weights_cast_once(teacher):
+        logits = teacher.generate_pseudo_label(target_img, target_img_metas)
     pseudo_label, pseudo_weight = get_pseudo_label_and_weight(logits, pseudo_threshold)
     pseudo_weight = filter_valid_pseudo_region(pseudo_weight, ignore_top, ignore_bottom,
                                                valid_pseudo_mask)

@@ -8,3 +8,4 @@ from .mixed_precision import *  # noqa: F401,F403
 from .channel_check import *  # noqa: F401,F403
 from .torch_compile import *  # noqa: F401,F403
 from .depthwise_conv import *  # noqa: F401,F403
+from .memory_format import *  # noqa: F401,F403

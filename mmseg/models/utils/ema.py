@@ -25,7 +25,9 @@ def update_ema_weights(teacher, student, iteration, alpha):
     """teacher = a * teacher + (1 - a) * student for every parameter, a = ema_alpha(iteration).
 
     Iteration 0 copies the student (a = 0). BatchNorm statistics and other buffers are not
-    touched: the teacher keeps its own running statistics, as in the original.
+    touched: the teacher keeps its own running statistics, as in the original. The update runs
+    as two multi-tensor (``torch._foreach_*``) kernels over all parameters instead of two
+    kernels per parameter (the same arithmetic per element, so the same numbers).
     """
     if iteration == 0:
         copy_weights(teacher, student)
@@ -34,8 +36,9 @@ def update_ema_weights(teacher, student, iteration, alpha):
     student_params = list(student.parameters())
     teacher_params = list(teacher.parameters())
     _check_same_layout(teacher_params, student_params)
-    for teacher_param, student_param in zip(teacher_params, student_params):
-        teacher_param.mul_(a).add_(student_param.detach(), alpha=1 - a)
+    torch._foreach_mul_(teacher_params, a)
+    torch._foreach_add_(teacher_params, [p.detach() for p in student_params], alpha=1 - a)
+    for teacher_param in teacher_params:
         teacher_param.requires_grad_(False)
 
 

@@ -1,4 +1,5 @@
-"""Mixed precision: the config key ``mixed_precision = dict(dtype='bfloat16' | 'float16')``.
+"""Mixed precision: the config key ``mixed_precision = dict(dtype='bfloat16' | 'float16',
+fp32_upsample=False, cast_teacher_once=False)`` (docs/performance.md).
 
 The network passes (student, EMA teacher, masked pass, test inference) run under
 ``torch.autocast`` of the input's device, so convolutions, linear layers and attention compute in
@@ -6,28 +7,46 @@ the low-precision dtype; parameters, gradients, optimizer state and the EMA upda
 and losses and the pseudo-label softmax are computed in float32 (see ``float32``). 'float16'
 needs CUDA and dynamic loss scaling (``torch.amp.GradScaler``, created by the UDA wrapper);
 'bfloat16' has float32's range and needs no scaling (CPU and CUDA).
+
+Two options for speed on the GPU, off by default:
+
+- ``fp32_upsample=True``: the decoders' bilinear upsampling of feature maps and logits (DAFormer
+  and SegFormer fusion, HRDA's scale fusion and attention) runs in float32 and casts back to the
+  input's dtype. Autocast leaves ``interpolate`` in the input's dtype, and the backward pass of
+  bilinear upsampling in bfloat16 is slow on CUDA (an atomic scatter; PyTorch issue 140096).
+  Without autocast (float32) the results are unchanged bit for bit.
+- ``cast_teacher_once=True``: autocast caches its casts only of weights that require grad, so
+  the frozen models (EMA teacher, ImageNet model of the feature distance) would cast every
+  convolution and linear weight at every op. With this option ``frozen_weights_cast_once``
+  casts them once and keeps the copies until the float32 weights change (the EMA update): the
+  same rounding, so the same outputs as autocast's own cast.
 """
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import torch
+from torch import nn
 
-__all__ = ['MIXED_PRECISION_DTYPES', 'parse_mixed_precision', 'set_mixed_precision',
-           'autocast', 'float32']
+__all__ = ['MIXED_PRECISION_DTYPES', 'MIXED_PRECISION_OPTIONS', 'parse_mixed_precision',
+           'parse_mixed_precision_options', 'set_mixed_precision', 'autocast', 'float32',
+           'frozen_weights_cast_once']
 
 MIXED_PRECISION_DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
+# The boolean keys of ``mixed_precision`` besides ``dtype``, with their defaults.
+MIXED_PRECISION_OPTIONS = {'fp32_upsample': False, 'cast_teacher_once': False}
+# Modules whose weights autocast casts to the low-precision dtype (convolutions, linear layers).
+_LOW_PRECISION_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
 
 def parse_mixed_precision(cfg):
     """The autocast dtype of a ``mixed_precision`` config value, or None (float32).
 
-    cfg: None, or a dict with ``dtype`` one of 'bfloat16', 'float16', 'float32' (= off).
-    Raises ValueError naming the key for anything else.
+    cfg: None, or a dict with ``dtype`` one of 'bfloat16', 'float16', 'float32' (= off) and
+    the boolean options of MIXED_PRECISION_OPTIONS. Raises ValueError naming the key for
+    anything else.
     """
     if cfg is None:
         return None
-    if not isinstance(cfg, dict) or set(cfg) - {'dtype'}:
-        raise ValueError(f"mixed_precision must be dict(dtype='bfloat16' or 'float16'), got "
-                         f'{cfg!r}')
+    parse_mixed_precision_options(cfg)
     name = cfg.get('dtype')
     if name in (None, 'float32', 'fp32'):
         return None
@@ -37,14 +56,41 @@ def parse_mixed_precision(cfg):
     return MIXED_PRECISION_DTYPES[name]
 
 
-def set_mixed_precision(model, dtype):
-    """Set ``mixed_precision`` = dtype (or None) on ``model`` and every segmentor inside it
-    (student, teachers), which read it in their forward passes."""
-    from ..segmentors.base import BaseSegmentor  # segmentors import this module
+def parse_mixed_precision_options(cfg):
+    """{option: bool} of a ``mixed_precision`` config value (MIXED_PRECISION_OPTIONS filled in
+    with their defaults). Raises ValueError naming the key for an unknown key or a value that
+    is not True or False."""
+    if cfg is None:
+        return dict(MIXED_PRECISION_OPTIONS)
+    known = {'dtype', *MIXED_PRECISION_OPTIONS}
+    if not isinstance(cfg, dict) or set(cfg) - known:
+        unknown = sorted(set(cfg) - known) if isinstance(cfg, dict) else cfg
+        raise ValueError(f"mixed_precision must be dict(dtype='bfloat16' or 'float16') with the "
+                         f'optional keys {sorted(MIXED_PRECISION_OPTIONS)}, got {unknown!r}')
+    options = dict(MIXED_PRECISION_OPTIONS)
+    for key in MIXED_PRECISION_OPTIONS:
+        if key in cfg:
+            if not isinstance(cfg[key], bool):
+                raise ValueError(f'mixed_precision.{key} must be True or False, got '
+                                 f'{cfg[key]!r}')
+            options[key] = cfg[key]
+    return options
+
+
+def set_mixed_precision(model, dtype, fp32_upsample=False, cast_teacher_once=False):
+    """Set ``mixed_precision`` = dtype (or None) and ``cast_teacher_once`` on ``model`` and every
+    segmentor inside it (student, teachers), which read them in their forward passes, and
+    ``fp32_upsample`` on every segmentor and decode head."""
+    from ..decode_heads.decode_head import BaseDecodeHead  # these modules import this one
+    from ..segmentors.base import BaseSegmentor
     for module in model.modules():
         if isinstance(module, BaseSegmentor):
             module.mixed_precision = dtype
+            module.cast_teacher_once = cast_teacher_once
+        if isinstance(module, (BaseSegmentor, BaseDecodeHead)):
+            module.fp32_upsample = fp32_upsample
     model.mixed_precision = dtype
+    model.cast_teacher_once = cast_teacher_once
     return model
 
 
@@ -71,3 +117,40 @@ def float32(tensor):
     if not torch.is_autocast_enabled(tensor.device.type):
         return tensor, nullcontext()
     return tensor, torch.autocast(device_type=tensor.device.type, enabled=False)
+
+
+@contextmanager
+def frozen_weights_cast_once(model):
+    """Within it, the convolution and linear weights of the frozen ``model`` (parameters without
+    grad) are autocast's dtype, cast once and kept until they change.
+
+    Active only when ``model.cast_teacher_once`` is set (``mixed_precision.cast_teacher_once``)
+    and autocast is on for the parameters' device; otherwise it does nothing. The copies are
+    made anew when a weight changed (its in-place version counter moved, as the EMA update and
+    load_state_dict move it), or the dtype or device changed. Outputs equal those of autocast's
+    per-op cast: both round the same float32 weights to the same dtype. Memory: one
+    low-precision copy of those weights (half the float32 size in bfloat16).
+    """
+    params = [p for module in model.modules() if isinstance(module, _LOW_PRECISION_MODULES)
+              for p in (module.weight, module.bias)
+              if p is not None and not p.requires_grad and p.dtype == torch.float32]
+    device_type = params[0].device.type if params else 'cpu'
+    if (not getattr(model, 'cast_teacher_once', False) or not params
+            or not torch.is_autocast_enabled(device_type)):
+        yield
+        return
+    dtype = torch.get_autocast_dtype(device_type)
+    key = (dtype, params[0].device, tuple(p._version for p in params),
+           tuple(p.data_ptr() for p in params))
+    cache = model.__dict__.get('_weights_cast_once')
+    if cache is None or cache[0] != key:
+        cache = (key, [p.detach().to(dtype) for p in params])
+        model.__dict__['_weights_cast_once'] = cache
+    originals = [p.data for p in params]
+    try:
+        for param, copy in zip(params, cache[1]):
+            param.data = copy
+        yield
+    finally:
+        for param, original in zip(params, originals):
+            param.data = original

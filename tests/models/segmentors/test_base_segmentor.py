@@ -10,16 +10,21 @@ from mmseg.models import build_segmentor
 from mmseg.models.segmentors import BaseSegmentor
 
 
-def test_parse_losses_sums_loss_keys_and_logs_floats():
+def test_parse_losses_sums_loss_keys_and_logs_detached_scalar_tensors():
     losses = {'decode.loss_seg': torch.tensor(1.5), 'decode.acc_seg': torch.tensor([50.0]),
               'aux.loss_seg': [torch.tensor([1.0, 3.0]), torch.tensor(0.5)],
               'features': [torch.ones(1, 2, 2, 2)]}
     loss, log_vars = BaseSegmentor._parse_losses(losses)
     # 1.5 + (mean(1, 3) + 0.5) = 4.0; acc and features are not summed.
     assert loss.item() == pytest.approx(4.0)
-    assert log_vars == {'decode.loss_seg': 1.5, 'decode.acc_seg': 50.0, 'aux.loss_seg': 2.5,
-                        'loss': 4.0}
-    assert all(isinstance(v, float) for v in log_vars.values())
+    assert {k: v.item() for k, v in log_vars.items()} == {
+        'decode.loss_seg': 1.5, 'decode.acc_seg': 50.0, 'aux.loss_seg': 2.5, 'loss': 4.0}
+    # no host sync: 0-d tensors, detached (a log buffer holding them keeps no graph alive)
+    assert all(torch.is_tensor(v) and v.dim() == 0 and not v.requires_grad
+               for v in log_vars.values())
+    graph_loss, graph_vars = BaseSegmentor._parse_losses(
+        {'loss_seg': torch.tensor(2.0, requires_grad=True) * 3})
+    assert graph_loss.requires_grad and not graph_vars['loss_seg'].requires_grad
     with pytest.raises(TypeError, match="'bad.loss'"):
         BaseSegmentor._parse_losses({'bad.loss': 1.0})
 
@@ -32,7 +37,8 @@ def test_train_step_returns_loss_log_vars_and_num_samples(tiny_segmentor_cfg):
     out = model.train_step(batch, optimizer=None)
     assert out['num_samples'] == 3
     assert out['loss'].requires_grad
-    assert out['log_vars']['loss'] == pytest.approx(out['log_vars']['decode.loss_seg'])
+    assert out['log_vars']['loss'].item() == pytest.approx(
+        out['log_vars']['decode.loss_seg'].item())
     out['loss'].backward()
     assert model.decode_head.conv_seg.weight.grad is not None
 

@@ -45,8 +45,8 @@ def test_tiny_mit_hrda_trains_on_both_scales_and_predicts(hrda_cfg, tmp_path):
     y1, y2, x1, x2 = model.last_train_crop_box
     assert (y2 - y1, x2 - x1) == (64, 64) and y1 % 8 == 0 and x1 % 8 == 0
     loss, log_vars = model._parse_losses(losses)
-    assert loss.item() == pytest.approx(log_vars['decode.loss_seg'] +
-                                        log_vars['decode.hr.loss_seg'], rel=1e-5)
+    assert loss.item() == pytest.approx(log_vars['decode.loss_seg'].item() +
+                                        log_vars['decode.hr.loss_seg'].item(), rel=1e-5)
     loss.backward()
     grads = {n: p.grad for n, p in model.named_parameters()}
     for name in ('backbone.patch_embed1.proj.weight', 'backbone.block4.0.attn.q.weight',

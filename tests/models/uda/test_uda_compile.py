@@ -260,7 +260,7 @@ def test_compiled_bfloat16_mic_hrda_step_equals_the_eager_one():
     eager, compiled = log_vars
     assert set(compiled) == set(eager) and 'masked.decode.loss_seg' in eager
     for key, value in eager.items():
-        assert compiled[key] == pytest.approx(value, rel=1e-5, abs=1e-5), key
+        assert compiled[key].item() == pytest.approx(value.item(), rel=1e-5, abs=1e-5), key
 
 
 def test_compiled_with_cp_gives_the_same_outputs_and_grads():
