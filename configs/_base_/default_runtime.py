@@ -20,9 +20,9 @@ resume_from = None
 workflow = [('train', 1)]
 cudnn_benchmark = True
 # CPU runs: freed memory stays with the process and is reused by the next step instead of being
-# unmapped and zeroed again by the kernel (mmseg/utils/cpu_malloc.py; README, Performance).
+# unmapped and zeroed again by the kernel (mmseg/utils/cpu_malloc.py; docs/performance.md).
 cpu_malloc_reuse = True
-# torch.compile of the student (mmseg/models/utils/torch_compile.py; README, Performance): off.
+# torch.compile of the student (mmseg/models/utils/torch_compile.py; docs/performance.md): off.
 # `compile = True` or `compile = dict(backend='inductor', mode=None, dynamic=None,
 # fullgraph=False)` (torch.compile's arguments) turns it on. Left unset here (unset = None = off)
 # rather than written `compile = None`, so that `--cfg-options compile.mode=max-autotune` can
