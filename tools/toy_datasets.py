@@ -298,26 +298,24 @@ def write_nighttime_driving(root, num, size, seed):
         _save(osp.join(gt_dir, stem + '_gtCoarse_labelIds.png'), label_ids, 'L')
 
 
+# The converter of each dataset whose labels are not released as train IDs, as
+# (module of tools/convert_datasets, function); BDD100K's writes the statistics only.
+_CONVERTERS = {
+    'bdd100k': ('bdd100k', 'bdd100k_statistics'),
+    'mapillary': ('mapillary', 'convert_mapillary'),
+    'wilddash2': ('wilddash2', 'convert_wilddash2'),
+    'synscapes': ('synscapes', 'convert_synscapes'),
+    'urbansyn': ('urbansyn', 'convert_urbansyn'),
+    'foggy_driving': ('foggy_driving', 'convert_foggy_driving'),
+}
+
+
 def _convert(name, root):
     """Run the dataset's converter in-process (none for labels released as train IDs)."""
-    if name == 'bdd100k':
-        from tools.convert_datasets.bdd100k import bdd100k_statistics
-        bdd100k_statistics(root)
-    elif name == 'mapillary':
-        from tools.convert_datasets.mapillary import convert_mapillary
-        convert_mapillary(root)
-    elif name == 'wilddash2':
-        from tools.convert_datasets.wilddash2 import convert_wilddash2
-        convert_wilddash2(root)
-    elif name == 'synscapes':
-        from tools.convert_datasets.synscapes import convert_synscapes
-        convert_synscapes(root)
-    elif name == 'urbansyn':
-        from tools.convert_datasets.urbansyn import convert_urbansyn
-        convert_urbansyn(root)
-    elif name == 'foggy_driving':
-        from tools.convert_datasets.foggy_driving import convert_foggy_driving
-        convert_foggy_driving(root)
+    if name in _CONVERTERS:
+        import importlib
+        module, function = _CONVERTERS[name]
+        getattr(importlib.import_module(f'tools.convert_datasets.{module}'), function)(root)
 
 
 TOY_DATASETS = {

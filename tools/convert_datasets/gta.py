@@ -7,15 +7,12 @@ import argparse
 import os.path as osp
 import sys
 
-import numpy as np
-from PIL import Image
-
 if __package__ in (None, ''):  # run as a script: make ``tools`` importable
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmseg.utils.errors import run_cli  # noqa: E402
-from tools.convert_datasets.common import (ConversionError, convert_label_folder,  # noqa: E402
-                                           map_to_train_ids,
+from tools.convert_datasets.common import (convert_label_folder,  # noqa: E402
+                                           map_to_train_ids, read_single_channel,
                                            write_train_ids)
 
 __all__ = ['GTA_ID_TO_TRAIN_ID', 'convert_gta_label', 'convert_gta', 'parse_args', 'main']
@@ -27,23 +24,10 @@ GTA_ID_TO_TRAIN_ID = {
 }
 
 
-def read_label_ids(label_file):
-    """Read a single-channel label-ID PNG (mode L, P or I) as an H×W integer array."""
-    try:
-        with Image.open(label_file) as img:
-            mode = img.mode
-            label = np.asarray(img)
-    except (OSError, ValueError) as exc:
-        raise ConversionError(f'cannot read label file {label_file}: {exc}') from None
-    if label.ndim != 2:
-        raise ConversionError(f'{label_file}: expected a single-channel label-ID PNG (mode L, P '
-                              f'or I), got mode {mode}')
-    return label
-
-
 def convert_gta_label(label_file):
     """Write ``<label_file>_labelTrainIds.png``; return ``{train_id: count, 'file': out_file}``."""
-    return write_train_ids(label_file, map_to_train_ids(read_label_ids(label_file), GTA_ID_TO_TRAIN_ID))
+    label_ids = read_single_channel(label_file)
+    return write_train_ids(label_file, map_to_train_ids(label_ids, GTA_ID_TO_TRAIN_ID))
 
 
 def convert_gta(data_root, gt_dir='labels', out_dir=None, nproc=1):
