@@ -122,6 +122,10 @@ class ResumableIterBasedRunner(IterBasedRunner):
             raise UserKeyError(f'{filename} has no meta.iter: not a checkpoint of a training run '
                            f'(use --load-from to start from its weights)')
         self._epoch, self._iter, self._inner_iter = meta.get('epoch', 0), meta['iter'], meta['iter']
+        # The hooks' messages (the best score so far of save_best), as mmcv's resume keeps them.
+        if self.meta is None:
+            self.meta = {}
+        self.meta.setdefault('hook_msgs', {}).update(meta.get('hook_msgs') or {})
         if 'optimizer' in checkpoint and resume_optimizer:
             if isinstance(self.optimizer, dict):
                 for key, optimizer in self.optimizer.items():

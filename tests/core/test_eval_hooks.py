@@ -338,3 +338,50 @@ def test_dist_eval_hook_runs_the_datasets_in_step_on_every_rank(tmp_path):
                                   'three/IoU.road': 1.0, 'two/mIoU': 0.2, 'two/IoU.road': 1.0,
                                   'eval_iter_num': 2 + 1}  # batches of rank 0, as mmcv counts
     assert ranks[1]['logged'] == {}
+
+
+class SequenceScoredItems(ScoredItems):
+    """Validation samples whose n-th ``evaluate`` returns mIoU ``scores[n]``."""
+
+    def __init__(self, scores):
+        super().__init__(1, {})
+        self.scores = list(scores)
+
+    def evaluate(self, results, logger=None, **kwargs):
+        return {'mIoU': self.scores.pop(0)}
+
+
+def _train_resumable(work_dir, scores, max_iters, resume_from=None):
+    torch.manual_seed(0)
+    model = NoisyModel()
+    runner = ResumableIterBasedRunner(
+        model=MMDataParallel(model), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        work_dir=str(work_dir), logger=logging.getLogger('test_eval_hooks'),
+        max_iters=max_iters, meta={})
+    runner.timestamp = f'run{max_iters}'
+    runner.register_training_hooks(lr_config=None, optimizer_config=None, log_config=None)
+    runner.register_hook(CheckpointHook(interval=2, by_epoch=False),
+                         priority=CHECKPOINT_HOOK_PRIORITY)
+    val = build_dataloader(SequenceScoredItems(scores), 1, 0, dist=False, shuffle=False)
+    runner.register_hook(EvalHook(val, test_fn=drawing_test_fn(), interval=2, save_best='mIoU'),
+                         priority='LOW')
+    if resume_from is not None:
+        runner.resume(str(resume_from))
+    runner.run([build_dataloader(Items(), 2, 0, dist=False, seed=0, drop_last=True)],
+               [('train', 1)])
+    return runner
+
+
+def test_resumed_run_keeps_the_best_score_of_the_evaluation_after_its_checkpoint(tmp_path):
+    """iter_2.pth is written before the evaluation of iteration 2 made it the best: a run
+    resumed from it must still compare with that score, so a worse later evaluation is not
+    saved as the best and the best file is not duplicated."""
+    _train_resumable(tmp_path, [0.5], max_iters=2)
+    assert sorted(p.name for p in tmp_path.glob('best_*.pth')) == ['best_mIoU_iter_2.pth']
+    assert 'best_score' not in torch.load(tmp_path / 'iter_2.pth')['meta'].get('hook_msgs', {})
+    runner = _train_resumable(tmp_path, [0.3, 0.7], max_iters=6,
+                              resume_from=tmp_path / 'iter_2.pth')
+    # 0.3 at iteration 4 is worse than 0.5; 0.7 at iteration 6 is the new best, the old removed.
+    assert sorted(p.name for p in tmp_path.glob('best_*.pth')) == ['best_mIoU_iter_6.pth']
+    assert runner.meta['hook_msgs']['best_score'] == 0.7
+    assert torch.load(tmp_path / 'iter_6.pth')['meta']['hook_msgs']['best_score'] == 0.5

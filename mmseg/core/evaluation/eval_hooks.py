@@ -22,6 +22,7 @@ Several evaluation datasets (``data.val`` a list; docs/evaluation.md): the hook 
 ``aAcc``), the unweighted mean over the datasets, which ``save_best`` and the tools read. With
 one dataset nothing changes.
 """
+import os
 import os.path as osp
 import traceback
 from collections import OrderedDict
@@ -35,7 +36,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmseg.utils.errors import UserInputError
 from ..checkpoint import find_latest_checkpoint, rng_state_preserved
 
-__all__ = ['EvalHook', 'DistEvalHook', 'describe_failed_evaluations', 'mean_over_datasets']
+__all__ = ['EvalHook', 'DistEvalHook', 'describe_failed_evaluations', 'mean_over_datasets',
+           'restore_best_after_resume']
 
 
 def _kept_checkpoint(runner):
@@ -121,6 +123,45 @@ def _split_dataloaders(dataloader, save_best=None):
     return dataloader, None
 
 
+def restore_best_after_resume(hook, runner):
+    """After a resume, take the best score from the newest ``best_<key>_iter_<N>.pth`` of the
+    run (N <= the resumed iteration) when the resumed checkpoint does not hold it.
+
+    The checkpoint of iteration N is written before the evaluation of iteration N (docs/RUNS.md),
+    so its ``meta.hook_msgs`` lacks the score that evaluation made best. Without it the first
+    evaluation after the resume would count as the best whatever its score, and the earlier
+    best checkpoint would be kept beside it. Only the file's ``meta`` is read (memory-mapped).
+    """
+    import re
+    msgs = runner.meta.setdefault('hook_msgs', {}) if runner.meta is not None else None
+    if hook.save_best is None or msgs is None or runner.iter == 0 or \
+            not osp.isdir(hook.out_dir or runner.work_dir):
+        return
+    out_dir = hook.out_dir or runner.work_dir
+    key = None if hook.key_indicator == 'auto' else re.escape(hook.key_indicator)
+    pattern = re.compile(rf'best_({key or ".+"})_iter_(\d+)\.pth')
+    found = sorted((int(m.group(2)), name) for name in os.listdir(out_dir)
+                   for m in [pattern.fullmatch(name)] if m and int(m.group(2)) <= runner.iter)
+    if not found:
+        return
+    best_iter, name = found[-1]
+    known = msgs.get('best_ckpt')
+    if known and osp.basename(known) == name and 'best_score' in msgs:
+        return
+    path = osp.join(out_dir, name)
+    try:
+        meta = torch.load(path, map_location='cpu', mmap=True, weights_only=True).get('meta', {})
+        score = meta['hook_msgs']['best_score']
+    except Exception as error:  # noqa: B902 (a damaged or foreign file: warn, do not stop)
+        runner.logger.warning(f'could not read the best score from {path} ({error}); the '
+                              f'next evaluation starts a new best')
+        return
+    msgs['best_score'], msgs['best_ckpt'] = score, path
+    hook.best_ckpt_path = path
+    runner.logger.info(f'resumed best {name[5:-len(f"_iter_{best_iter}.pth")]} '
+                       f'{score:.4f} of iteration {best_iter} ({name})')
+
+
 class _SeveralDatasets:
     """What EvalHook and DistEvalHook share for several datasets (``self.dataloaders``)."""
 
@@ -179,6 +220,10 @@ class EvalHook(_SeveralDatasets, MMCVEvalHook):
         self.failures = []
         self.evaluating = None  # the name of the dataset under evaluation (several datasets)
 
+    def before_run(self, runner):
+        super().before_run(runner)
+        restore_best_after_resume(self, runner)
+
     def _do_evaluate(self, runner):
         with rng_state_preserved():
             try:
@@ -218,6 +263,10 @@ class DistEvalHook(_SeveralDatasets, MMCVDistEvalHook):
         self.efficient_test = efficient_test
         self.failures = []
         self.evaluating = None  # the name of the dataset under evaluation (several datasets)
+
+    def before_run(self, runner):
+        super().before_run(runner)
+        restore_best_after_resume(self, runner)
 
     def _do_evaluate(self, runner):
         with rng_state_preserved():
