@@ -216,7 +216,11 @@ class CustomDataset(Dataset):
         labelled = self.ann_dir is not None and all('ann' in info for info in self.img_infos)
         label_files = [self.label_path(i) for i in range(len(self))] if labelled else None
         hints = [suffix_hint(self.img_dir, self.img_suffix, 'img_suffix')]
-        if labelled:
+        if labelled and self.CONVERTER is not None and 'labelTrainIds' in self.seg_map_suffix:
+            # The converter writes these labels: missing ones are most likely not converted.
+            hints.append(f'labels *{self.seg_map_suffix} are written by python '
+                         f'{self.CONVERTER} {self.data_root or "DATA_ROOT"}: run it first')
+        elif labelled:
             hints.append(suffix_hint(self.ann_dir, self.seg_map_suffix, 'seg_map_suffix'))
         result = check_files(
             img_files, label_files, decode_labels=self.test_mode,

@@ -11,7 +11,7 @@ from mmcv import Config
 from PIL import Image
 
 from mmseg.datasets import CITYSCAPES_CLASSES, build_dataset
-from mmseg.utils.errors import UserFileNotFoundError
+from mmseg.utils.errors import UserFileNotFoundError, UserInputError
 
 # registry type: (toy folder, default image folder, what the missing-folder error advises)
 NEW_DATASETS = {
@@ -114,3 +114,15 @@ def test_checks_before_training_accept_every_new_dataset(toy_new_datasets, repo_
         train_dataset, warnings = check_before_training(cfg)
         assert warnings == [], (source_type, val_type)
         assert train_dataset.rcs_enabled and len(train_dataset) == 2 * 2  # source × target
+
+
+@pytest.mark.parametrize('name, dataset_type', [('mapillary', 'MapillaryDataset'),
+                                                ('synscapes', 'SynscapesDataset'),
+                                                ('wilddash2', 'WildDash2Dataset')])
+def test_labels_not_converted_yet_name_the_converter_to_run(toy_new_datasets, name,
+                                                            dataset_type):
+    raw = toy_new_datasets['raw'] / name
+    with pytest.raises(UserInputError) as info:
+        build_dataset(dict(type=dataset_type, data_root=str(raw), pipeline=[], test_mode=True))
+    message = str(info.value)
+    assert f'tools/convert_datasets/{name}.py' in message and 'seg_map_suffix' not in message
