@@ -21,11 +21,12 @@ __all__ = ['check_bool_values', 'check_mask_mode', 'check_val_labels', 'eval_res
 
 
 def _bool_error(key, value):
-    return UserTypeError(f'{key} = {value!r}: must be True or False (a {type(value).__name__} '
-                         f'would be read as {bool(value)})')
+    return UserTypeError(f'{key} = {value!r}: must be True or False ({value!r} would be read '
+                         f'as {bool(value)})')
 
 
 def _registered(name):
+    import mmseg.models  # noqa: F401  (registers the model parts)
     from mmseg.models.builder import MODELS
     try:
         return MODELS.get(name) if isinstance(name, str) else None
@@ -34,12 +35,16 @@ def _registered(name):
 
 
 def _bool_params(cls):
-    """Names of the constructor arguments of ``cls`` whose default is True or False."""
-    try:
-        params = inspect.signature(cls.__init__).parameters.values()
-    except (TypeError, ValueError):
-        return set()
-    return {p.name for p in params if isinstance(p.default, bool)}
+    """Names of the constructor arguments of ``cls`` (and of its bases, which a subclass's
+    ``**kwargs`` reach) whose default is True or False."""
+    names = set()
+    for klass in getattr(cls, '__mro__', ()):
+        try:
+            params = inspect.signature(klass.__init__).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        names |= {p.name for p in params if isinstance(p.default, bool)}
+    return names
 
 
 def _check_model_bools(key, value):
@@ -160,8 +165,9 @@ def check_save_best(cfg, val_sides):
             n for m in ([metric] if isinstance(metric, str) else metric)
             for n in _METRIC_KEYS.get(m, ())}:
         return  # a per-class key of a dataset whose class names are not known here
-    match = difflib.get_close_matches(best, keys, n=1, cutoff=0.6)
-    hint = f' (did you mean {match[0]!r}?)' if match else ''
+    lower = {k.lower(): k for k in keys}  # 'miou' -> 'mIoU'
+    match = difflib.get_close_matches(best.lower(), list(lower), n=1, cutoff=0.6)
+    hint = f' (did you mean {lower[match[0]]!r}?)' if match else ''
     shown = [k for k in keys if '.' not in k]
     per_class = ' and per-class keys such as IoU.<class>' if len(keys) > len(shown) else ''
     several = (f' (the means over the {len(per_set)} evaluation datasets)'
