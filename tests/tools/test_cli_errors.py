@@ -112,9 +112,9 @@ def cli_runs(toy_data_root, tmp_path_factory):
 
 CASE_NAMES = ['train --cfg-options', 'train text checkpoint', 'train save_best', 'test',
               'run_experiments', 'benchmark', 'demo', 'image_demo', 'make_toy_data',
-              'make_toy_pretrained', 'summarize_results', 'plot_curves', 'convert cityscapes', 'convert gta',
-              'convert synthia', 'convert mapillary', 'convert wilddash2', 'convert synscapes',
-              'convert urbansyn', 'convert foggy_driving', 'convert bdd100k',
+              'make_toy_pretrained', 'summarize_results', 'plot_curves', 'convert cityscapes',
+              'convert gta', 'convert synthia', 'convert mapillary', 'convert wilddash2',
+              'convert synscapes', 'convert urbansyn', 'convert foggy_driving', 'convert bdd100k',
               'make_toy_data --dataset', 'convert dinov2']
 
 
