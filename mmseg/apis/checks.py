@@ -15,6 +15,7 @@ from mmseg.datasets import DATASETS, build_dataset
 from mmseg.datasets.integrity import out_of_range_values, sample_label_counts
 from mmseg.utils.errors import UserInputError
 from .config_keys import check_section_keys, check_top_level_keys, check_uda_keys_early
+from .config_values import check_config_values, check_mask_mode, check_save_best, check_val_labels
 
 __all__ = ['DataSide', 'data_sides', 'decode_heads', 'check_num_classes', 'check_ignore_index',
            'check_class_ids', 'check_rcs_classes', 'check_label_values', 'check_consistency',
@@ -230,6 +231,8 @@ def check_source_only(cfg):
     (docs/domains.md)."""
     from mmseg.models.uda.masking_consistency_module import SOURCE_MASK_MODES
     uda, train = cfg.get('uda'), cfg.data.get('train')
+    if isinstance(uda, dict):
+        check_mask_mode(uda)  # an unknown mode is named as such, source-only or not
     if not uda or uda.get('type') == 'UDADecorator' or train is None:
         return
     if uda.get('source_only') and uda.get('mask_mode') is not None and \
@@ -321,6 +324,8 @@ def check_consistency(cfg, train_dataset=None, val_dataset=None, label_sample=LA
         check_rcs_classes(cfg, train_dataset, num_classes)
     for side in _labelled_training_sides(cfg, train):
         warnings += check_label_values(side, True, label_sample)
+    check_val_labels(val)
+    check_save_best(cfg, val)
     for side in val:
         if side.dataset is not None and side.classes is None:
             raise UserInputError(
@@ -356,6 +361,7 @@ def check_before_training(cfg, validate=True, option_keys=()):
     warnings = check_top_level_keys(cfg, option_keys)
     check_uda_keys_early(cfg)
     check_section_keys(cfg, option_keys)
+    check_config_values(cfg)  # booleans, uda.mask_mode
     warnings += check_consistency(cfg)  # the config alone: before minutes of file checks
     train_dataset = build_dataset(cfg.data.train)
     if isinstance(cfg.data.get('val'), (list, tuple)) and len(cfg.get('workflow') or []) > 1:

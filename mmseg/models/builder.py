@@ -50,10 +50,14 @@ def build_segmentor(cfg, train_cfg=None, test_cfg=None):
         raise user_error from None
 
 
-def check_model_options(cfg):
+def check_model_options(cfg, device_type=None):
     """Check the config's top-level run options read where the model is built:
     ``mixed_precision``, ``compile`` (with inductor's C++ compiler), ``cpu_malloc_reuse``,
     ``channels_last`` and ``allow_tf32`` (docs/performance.md).
+
+    ``device_type``: 'cuda' or 'cpu', the device the run uses (default: 'cuda' when
+    ``torch.cuda.is_available()``, as tools/train.py and tools/test.py choose it);
+    ``mixed_precision.dtype='float16'`` on 'cpu' is refused (it needs CUDA's loss scaling).
 
     tools/train.py and tools/test.py call it before anything is written or loaded.
     Raises UserInputError naming the key and what it takes (also a TypeError for a value of
@@ -62,7 +66,7 @@ def check_model_options(cfg):
     from mmseg.utils.cpu_malloc import check_malloc_reuse_option
     from mmseg.utils.errors import as_user_error
     from .utils.memory_format import parse_allow_tf32, parse_channels_last
-    from .utils.mixed_precision import parse_mixed_precision
+    from .utils.mixed_precision import check_mixed_precision_device, parse_mixed_precision
     from .utils.torch_compile import check_compile_backend, parse_compile
     try:
         parse_mixed_precision(cfg.get('mixed_precision'))
@@ -70,6 +74,7 @@ def check_model_options(cfg):
         parse_allow_tf32(cfg.get('allow_tf32'))
         check_compile_backend(parse_compile(cfg.get('compile')))
         check_malloc_reuse_option(cfg.get('cpu_malloc_reuse', True))
+        check_mixed_precision_device(cfg.get('mixed_precision'), device_type)
     except (ValueError, TypeError, RuntimeError) as error:
         raise as_user_error(error) from None
 

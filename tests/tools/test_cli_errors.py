@@ -39,6 +39,12 @@ def _cases(tmp, toy_root):
             ['tools/train.py', str(config), '--work-dir', str(tmp / 'run'), '--load-from',
              str(notes)],
             REPO, f'Cannot train: {notes} is not a PyTorch checkpoint'),
+        # a config value refused before the work_dir (mmseg/apis/config_values.py)
+        'train save_best': (
+            ['tools/train.py', str(config), '--work-dir', str(tmp / 'best'), '--cfg-options',
+             'evaluation.save_best=mDice'],
+            REPO, "Cannot train: evaluation.save_best = 'mDice' is not a key the evaluation "
+            "(metric='mIoU') logs"),
         'test': (['tools/test.py', str(tmp / 'absent.py'), str(notes), '--eval', 'mIoU'], REPO,
                  f'Cannot test: config file {tmp / "absent.py"} not found'),
         'run_experiments': (['run_experiments.py', '--config', str(tmp / 'absent.py')], REPO,
@@ -104,11 +110,11 @@ def cli_runs(toy_data_root, tmp_path_factory):
     return cases, json.loads((tmp / 'results.json').read_text())
 
 
-CASE_NAMES = ['train --cfg-options', 'train text checkpoint', 'test', 'run_experiments',
-              'benchmark', 'demo', 'image_demo', 'make_toy_data', 'make_toy_pretrained',
-              'summarize_results', 'plot_curves', 'convert cityscapes', 'convert gta',
-              'convert synthia', 'convert mapillary', 'convert wilddash2', 'convert synscapes',
-              'convert urbansyn', 'convert foggy_driving', 'convert bdd100k',
+CASE_NAMES = ['train --cfg-options', 'train text checkpoint', 'train save_best', 'test',
+              'run_experiments', 'benchmark', 'demo', 'image_demo', 'make_toy_data',
+              'make_toy_pretrained', 'summarize_results', 'plot_curves', 'convert cityscapes',
+              'convert gta', 'convert synthia', 'convert mapillary', 'convert wilddash2',
+              'convert synscapes', 'convert urbansyn', 'convert foggy_driving', 'convert bdd100k',
               'make_toy_data --dataset', 'convert dinov2']
 
 
@@ -123,6 +129,8 @@ def test_bad_input_ends_in_one_line_with_exit_status_2(cli_runs, name):
     lines = out['stderr'].splitlines()
     assert len(lines) == 1 and out['stderr'].endswith('\n'), out['stderr'][-3000:]
     assert lines[0].startswith(cases[name][2]), lines[0]
+    if name == 'train save_best':  # refused before the work_dir is made
+        assert not Path(cases[name][0][3]).exists()
 
 
 @pytest.mark.slow

@@ -300,6 +300,8 @@ evaluation = dict(interval=3, metric='mIoU')
                                "supported"),  # once every evaluation failed, rc=3
     ('optimiser.lr=0.1', "--cfg-options: top-level key(s) 'optimiser' (did you mean "
                          "'optimizer'?)"),
+    # once read as True (gradient checkpointing on)
+    ('model.backbone.with_cp=yes', "model.backbone.with_cp = 'yes': must be True or False"),
 ])
 def test_train_rejects_a_misspelt_option_before_the_work_dir(option, message, toy_data_root,
                                                              tmp_path, capsys, monkeypatch):

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 __all__ = ['MIXED_PRECISION_DTYPES', 'MIXED_PRECISION_OPTIONS', 'parse_mixed_precision',
+           'check_mixed_precision_device',
            'parse_mixed_precision_options', 'set_mixed_precision', 'autocast', 'float32',
            'frozen_weights_cast_once']
 
@@ -54,6 +55,18 @@ def parse_mixed_precision(cfg):
         raise ValueError(f'mixed_precision.dtype must be one of '
                          f"{sorted(MIXED_PRECISION_DTYPES) + ['float32']}, got {name!r}")
     return MIXED_PRECISION_DTYPES[name]
+
+
+def check_mixed_precision_device(cfg, device_type=None):
+    """Raise RuntimeError for ``mixed_precision.dtype='float16'`` when the run's device
+    (``device_type``; default 'cuda' if ``torch.cuda.is_available()`` else 'cpu') is not CUDA:
+    float16 training needs CUDA's loss scaling; bfloat16 works on the CPU."""
+    if device_type is None:
+        device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if parse_mixed_precision(cfg) == torch.float16 and device_type != 'cuda':
+        raise RuntimeError(f"mixed_precision.dtype = 'float16' needs a CUDA device, but this run "
+                           f"is on the {device_type.upper()}: use dtype='bfloat16' (works on "
+                           f"the CPU) or remove mixed_precision")
 
 
 def parse_mixed_precision_options(cfg):
