@@ -30,6 +30,10 @@ A setting with the config key ``compile`` (``--compare compile=True``) compiles 
 first iterations: they must be warm-up (``--warmup`` >= 1; more when the first iterations of a
 mode compile again, which is reported), and the time of the first, compiling iteration is printed
 so that the compile cost is seen apart from the steady s/iter.
+
+The run options of each setting (``mixed_precision``, ``compile``, ``channels_last``,
+``allow_tf32``, ``cpu_malloc_reuse``) are checked as tools/train.py checks them before any model
+is built; a bad value, or a non-positive ``--img-scale``, stops with one line (exit status 2).
 """
 import argparse
 import copy
@@ -49,6 +53,7 @@ from mmcv.runner import build_optimizer  # noqa: E402
 
 from mmseg.datasets import build_dataloader, build_dataset  # noqa: E402
 from mmseg.models import build_train_model  # noqa: E402
+from mmseg.models.builder import check_model_options  # noqa: E402
 from mmseg.models.utils.memory_format import apply_allow_tf32, parse_allow_tf32  # noqa: E402
 from mmseg.models.utils.torch_compile import parse_compile  # noqa: E402
 from mmseg.utils.config_args import DictAction, load_config  # noqa: E402
@@ -392,14 +397,27 @@ def run(benches, iters, warmup, log=print):
     return results
 
 
+def _checked_config(base_cfg, name, options, args):
+    """The prepared config of one train/test setting, checked as tools/train.py checks its
+    config (check_model_options, docs/performance.md). Raises UserInputError (one line naming
+    the setting) for a bad option."""
+    cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
+    try:
+        check_model_options(cfg)
+    except UserInputError as error:
+        where = '--compare' if name == 'override' else 'the config and --cfg-options'
+        raise UserInputError(f'{name} setting ({where}): {error}') from None
+    if parse_compile(cfg.get('compile')) is not None and args.warmup < 1:
+        raise UserInputError(f'{name} setting: with compile the first iteration compiles; it '
+                             'must be warm-up: use --warmup 1 or more')
+    return cfg
+
+
 def _build_setting(base_cfg, name, options, args):
     """The Benchmark (or DataBenchmark) of one setting."""
     if args.mode == 'data':
         return DataBenchmark(prepare_data_config(base_cfg, args.data_root, options))
-    cfg = prepare_config(base_cfg, args.backbone, args.crop, options)
-    if parse_compile(cfg.get('compile')) is not None and args.warmup < 1:
-        raise UserInputError(f'{name} setting: with compile the first iteration compiles; it '
-                             'must be warm-up: use --warmup 1 or more')
+    cfg = _checked_config(base_cfg, name, options, args)
     torch.manual_seed(0)
     return Benchmark(cfg, args.mode, args.device, args.img_scale)
 
@@ -407,10 +425,16 @@ def _build_setting(base_cfg, name, options, args):
 def main(args=None):
     """Run the benchmark as on the command line; returns the results dict."""
     args = parse_args(args)
+    if args.img_scale is not None and min(args.img_scale) < 1:
+        raise UserInputError(f'--img-scale {args.img_scale[0]} {args.img_scale[1]}: expected a '
+                             f'width and a height in pixels, both positive')
     base_cfg = load_config(args.config)
     settings = {'base': args.options or {}}
     if args.compare:
         settings['override'] = {**(args.options or {}), **args.compare}
+    if args.mode != 'data':  # every setting checked before any model is built
+        for name, options in settings.items():
+            _checked_config(base_cfg, name, options, args)
     benches = {name: _build_setting(base_cfg, name, options, args)
                for name, options in settings.items()}
     results = dict(config=args.config, mode=args.mode, device=args.device,

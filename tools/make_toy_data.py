@@ -519,6 +519,20 @@ def write_cityscapes_sample(cs_root, split, city, frame, image, label_ids, objec
     Image.fromarray(label_ids, mode='L').save(osp.join(gt_dir, f'{base}_gtFine_labelIds.png'))
 
 
+def _marked_dataset(root):
+    """The --dataset name that the marker file of ``root`` records; None without a marker or
+    for toy GTA + Cityscapes (their marker has no 'dataset')."""
+    path = osp.join(root, MARKER_FILE)
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            marker = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return marker.get('dataset') if isinstance(marker, dict) else None
+
+
 def _prepare_output(out_root):
     """Clear an earlier toy data set in ``out_root``; refuse to touch data we did not make."""
     existing = [d for d in ('gta', 'cityscapes') if osp.exists(osp.join(out_root, d))]
@@ -526,6 +540,11 @@ def _prepare_output(out_root):
         raise UserFileExistsError(
             f'{out_root} already holds {", ".join(existing)} not made by make_toy_data.py '
             f'(no {MARKER_FILE}); choose another --out or remove them')
+    other = _marked_dataset(out_root)
+    if other is not None:
+        raise UserFileExistsError(
+            f'{out_root} holds the toy {other} data set ({MARKER_FILE} says so), not toy GTA and '
+            f'Cityscapes; choose another --out (default data/toy) or remove it')
     for d in existing:
         shutil.rmtree(osp.join(out_root, d))
     if existing and osp.exists(osp.join(out_root, WARM_START_FILE)):

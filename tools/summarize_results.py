@@ -5,7 +5,9 @@
 A run is a folder holding `*.log.json` (mmcv's JSON log: one dict per line). Its result is the
 last entry with mode 'val' (over all its JSON logs, oldest first); its iteration is that of the
 train entry logged before it (mmcv puts the number of validation images into a val entry's
-`iter`). Runs are grouped into
+`iter`), or, without such an entry (log interval longer than max_iters), the newest
+`iter_<N>.pth`. `--csv` writes the experiment table (numbers to 4 decimals); its folder is
+checked before anything is printed. Runs are grouped into
 experiments by their name without the `<yymmdd_HHMM>_` prefix, the `_<5 hex>` suffix and the
 `_s<seed>` part that run_experiments.py adds (docs/REFERENCE.md §7.1/§7.3). Standard deviations are sample
 standard deviations (ddof=1) over the seeds; a single seed shows no std.
@@ -232,7 +234,10 @@ def summarize(root):
                    complete=False if problem else
                    None if max_iters is None else reached >= max_iters)
         if entry is not None:
-            row.update(iter=entry['train_iter'], miou=_percent(entry['mIoU']),
+            # No train line before the val entry (log interval longer than max_iters): the
+            # iteration reached, from the checkpoints (mmcv's val `iter` counts images).
+            row.update(iter=entry['train_iter'] if entry['train_iter'] is not None
+                       else reached or None, miou=_percent(entry['mIoU']),
                        targets=target_mious(entry))
             if _is_synthia(exp):
                 row['miou16'], row['miou16_from'] = miou16(entry)
@@ -323,6 +328,8 @@ def main(argv=None):
     parser.add_argument('work_dir', help='folder with the run folders (e.g. work_dirs/local-exp80)')
     parser.add_argument('--csv', help='also write the per-experiment rows to this CSV file')
     args = parser.parse_args(argv)
+    if args.csv:
+        _check_csv_path(args.csv)
     runs, experiments = summarize(args.work_dir)
     if not runs:
         raise UserFileNotFoundError(f'no run with a *.log.json found under {args.work_dir}')
@@ -344,6 +351,28 @@ def main(argv=None):
     return runs, experiments
 
 
+def _check_csv_path(path):
+    """Raises UserFileNotFoundError / UserInputError before anything is printed when the CSV
+    cannot be written there (its folder missing, or the path a folder)."""
+    folder = osp.dirname(osp.abspath(path))
+    if not osp.isdir(folder):
+        raise UserFileNotFoundError(f'--csv {path}: the folder {folder} does not exist; create '
+                                    f'it or give a path in an existing folder')
+    if osp.isdir(path):
+        raise UserInputError(f'--csv {path} is a folder; expected a file path (e.g. '
+                             f'{osp.join(path, "results.csv")})')
+
+
+def _csv_value(value):
+    """Empty for None; floats rounded to 4 decimals (no float noise such as
+    0.44999999999999996); integers as they are."""
+    if value is None:
+        return ''
+    if isinstance(value, float):
+        return str(round(value, 4))
+    return str(value)
+
+
 def _write_csv(path, experiments, names):
     """One row per experiment; with several targets also mean_<name>,std_<name> per target."""
     keys = ('experiment', 'n', 'mean', 'std', 'mean16', 'std16', 'incomplete')
@@ -354,7 +383,7 @@ def _write_csv(path, experiments, names):
             values = [e[k] for k in keys]
             for n in names:
                 values += list((e.get('targets') or {}).get(n, (None, None)))
-            f.write(','.join('' if v is None else str(v) for v in values) + '\n')
+            f.write(','.join(_csv_value(v) for v in values) + '\n')
 
 
 if __name__ == '__main__':

@@ -326,12 +326,20 @@ TOY_DATASETS = {
 }
 
 
-def _prepare_root(root):
-    """Empty ``root`` if it holds an earlier toy data set; refuse to touch other data."""
+def _prepare_root(root, name):
+    """Empty ``root`` if it holds an earlier toy ``name``; refuse to touch other data (another
+    toy data set included)."""
     if osp.isdir(root) and os.listdir(root):
         if not osp.exists(osp.join(root, MARKER_FILE)):
             raise UserFileExistsError(f'{root} already holds files not made by make_toy_data.py '
                                       f'(no {MARKER_FILE}); choose another --out or remove them')
+        from tools.make_toy_data import _marked_dataset
+        other = _marked_dataset(root)
+        if other != name:
+            other = 'GTA and Cityscapes' if other is None else other
+            raise UserFileExistsError(f'{root} holds the toy {other} data set ({MARKER_FILE} '
+                                      f'says so), not toy {name}; choose another --out or '
+                                      f'remove it')
         shutil.rmtree(root)
     os.makedirs(root, exist_ok=True)
 
@@ -348,7 +356,7 @@ def generate_toy_dataset(name, out_root, num_images=4, size=(256, 128), seed=0, 
     if len(size) != 2 or min(size) < 16:
         raise UserInputError(f'size must be (width, height) with both >= 16, got {size!r}')
     out_root = str(out_root)
-    _prepare_root(out_root)
+    _prepare_root(out_root, name)
     TOY_DATASETS[name](out_root, int(num_images), (int(size[0]), int(size[1])), seed)
     with open(osp.join(out_root, MARKER_FILE), 'w') as f:
         json.dump(dict(dataset=name, num_images=num_images, size=list(size), seed=seed), f)

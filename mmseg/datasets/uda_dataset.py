@@ -119,14 +119,23 @@ class UDADataset:
 
     def _source_probs(self, weights):
         """P(source k) of an item from data.train.source_weights; None: proportional to the
-        sources' sizes (the index runs over all of them)."""
-        if weights is None or len(self.sources) == 1 and len(weights) == 1:
+        sources' sizes (the index runs over all of them). Raises UserInputError unless the
+        weights are a list of finite numbers >= 0, one a source, not all 0."""
+        if weights is None:
             return None
-        if not isinstance(weights, (list, tuple)) or len(weights) != len(self.sources) or \
-                any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise UserInputError(
-                f'data.train.source_weights = {weights!r}: expected {len(self.sources)} '
-                f'non-negative numbers (one per data.train.source), not all zero')
+        expected = (f'expected {len(self.sources)} finite numbers >= 0 in a list (one per '
+                    f'data.train.source), not all 0 (docs/domains.md)')
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(self.sources):
+            raise UserInputError(f'data.train.source_weights = {weights!r}: {expected}')
+        for w in weights:
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(w) or w < 0:
+                raise UserInputError(f'data.train.source_weights = {list(weights)!r}: '
+                                     f'{w!r} is not a finite number >= 0; {expected}')
+        if sum(weights) <= 0:
+            raise UserInputError(f'data.train.source_weights = {list(weights)!r}: {expected}')
+        if len(self.sources) == 1:
+            return None
         return np.asarray(weights, dtype=np.float64) / float(sum(weights))
 
     def _init_rcs(self, rcs_cfg):
@@ -159,7 +168,9 @@ class UDADataset:
         """samples_with_class[c]: the candidate files of class c over all sources;
         file_to_idx: candidate -> index of self.source; rcs_file_probs[c]: None (uniform over
         the candidates) or, with source_weights, P(file) = w_k / Σ w_k' / n_k,c, where the sum
-        runs over the sources that have candidates of c (docs/domains.md)."""
+        runs over the sources that have candidates of c (docs/domains.md). A class that only
+        sources of weight 0 have is left out of rcs_classes and P(c) is renormalised over the
+        rest, so that a source of weight 0 is never drawn."""
         self.file_to_idx, per_source = {}, []
         offset = 0
         for k, (dataset, root) in enumerate(zip(self.sources, self.source_data_roots)):
@@ -170,6 +181,7 @@ class UDADataset:
                     offset + i
             offset += len(dataset)
         self.samples_with_class, self.rcs_file_probs = {}, {}
+        kept = []
         for c in self.rcs_classes:
             names, source_of = [], []
             for k, samples in enumerate(per_source):
@@ -179,8 +191,17 @@ class UDADataset:
             if not names:
                 raise UserInputError(self._no_candidates_message(
                     c, [e for samples in per_source for e in samples.get(c, [])]))
+            source_of = np.asarray(source_of)
+            if self.source_probs is not None and self.source_probs[source_of].sum() == 0:
+                continue  # only sources of weight 0 have class c: c is never drawn
+            kept.append(c)
             self.samples_with_class[c] = names
-            self.rcs_file_probs[c] = self._file_probs(np.asarray(source_of))
+            self.rcs_file_probs[c] = self._file_probs(source_of)
+        if len(kept) < len(self.rcs_classes):
+            # P(c) renormalised over the classes that a source of positive weight has.
+            index = {c: i for i, c in enumerate(self.rcs_classes)}
+            probs = self.rcs_classprob[[index[c] for c in kept]]
+            self.rcs_classes, self.rcs_classprob = kept, probs / probs.sum()
 
     def _class_candidates(self, k, c, entries):
         """Candidate names of class c in source k: files with more than min_pixels of it."""
@@ -200,8 +221,6 @@ class UDADataset:
             return None
         weights = self.source_probs[source_of]
         counts = np.bincount(source_of, minlength=len(self.sources))[source_of]
-        if weights.sum() == 0:  # only sources of weight 0 have the class: uniform over them
-            return None
         probs = weights / counts
         return probs / probs.sum()
 

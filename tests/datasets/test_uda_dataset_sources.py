@@ -56,6 +56,8 @@ def _expected_file_probs(tiny_data, weights=None):
         p_class = e / sum(exp.values())
         files = [i for i, (_, label) in enumerate(labels) if np.sum(label == c) > 100]
         sources = {labels[i][0] for i in files}
+        if weights is not None and sum(weights[s] for s in sources) == 0:
+            continue  # only sources of weight 0 have c: never drawn (renormalised below)
         for i in files:
             k = labels[i][0]
             n_kc = sum(1 for j in files if labels[j][0] == k)
@@ -63,7 +65,7 @@ def _expected_file_probs(tiny_data, weights=None):
                 expected[i] += p_class / len(files)
             else:
                 expected[i] += p_class * weights[k] / sum(weights[s] for s in sources) / n_kc
-    return expected
+    return expected / expected.sum()
 
 
 class _IndexDataset:
@@ -103,6 +105,42 @@ def test_two_source_rcs_draws_files_of_both_sources_with_hand_computed_probabili
     num_draws = 3000
     drawn = np.bincount([dataset[0]['idx'] for _ in range(num_draws)], minlength=5)
     _assert_frequencies(drawn / num_draws, expected, num_draws)
+
+
+@pytest.mark.parametrize('weights', [[0, 1], [1, 0]])
+def test_a_source_of_weight_0_is_never_drawn_under_rcs(tiny_data, two_sources, weights):
+    """docs/domains.md: classes that only a source of weight 0 has are left out and P(c) is
+    renormalised over the rest."""
+    gta, syn, target = two_sources
+    dataset = build_dataset(dict(type='UDADataset', source=[gta, syn], target=target,
+                                 rare_class_sampling=RCS, source_weights=weights))
+    # Class 11 (person) is only in Synthia file 0: left out when Synthia has weight 0.
+    assert (11 in dataset.rcs_classes) == (weights[1] > 0)
+    assert dataset.rcs_classprob.sum() == pytest.approx(1)
+    expected = _expected_file_probs(tiny_data, weights)
+    zero = slice(0, 3) if weights[0] == 0 else slice(3, 5)
+    assert expected[zero].sum() == 0
+    dataset.source, dataset.target = _IndexDataset(5), _IndexDataset(2)
+    np.random.seed(2)
+    num_draws = 2000
+    drawn = np.bincount([dataset[0]['idx'] for _ in range(num_draws)], minlength=5)
+    assert drawn[zero].sum() == 0
+    _assert_frequencies(drawn / num_draws, expected, num_draws)
+
+
+@pytest.mark.parametrize('weights, bad', [(1, None), ([1, float('nan')], 'nan'),
+                                          ([1, float('inf')], 'inf'), ([1, '2'], "'2'"),
+                                          ([1, -1], '-1'), ([0, 0], None), ([1, 1, 1], None)])
+def test_bad_source_weights_are_refused_in_one_line(two_sources, weights, bad):
+    gta, syn, target = two_sources
+    with pytest.raises(UserInputError) as error:
+        build_dataset(dict(type='UDADataset', source=[gta, syn], target=target,
+                           source_weights=weights))
+    message = str(error.value)
+    assert '\n' not in message and 'data.train.source_weights = ' in message
+    assert 'expected 2 finite numbers >= 0' in message and 'not all 0' in message
+    if bad is not None:
+        assert f'{bad} is not a finite number >= 0' in message
 
 
 def test_source_weights_without_rcs_are_honoured(two_sources):

@@ -113,6 +113,24 @@ def test_compile_needs_a_warm_up_iteration():
                         '--compare', 'compile=True'])
 
 
+@pytest.mark.parametrize('argv, message', [
+    (['--compare', 'channels_last=3'],
+     'override setting (--compare): channels_last must be True or False, got 3'),
+    (['--cfg-options', 'channels_last=3'], 'base setting (the config and --cfg-options): '
+     'channels_last must be True or False, got 3'),
+    (['--mode', 'test', '--img-scale', '0', '0'],
+     '--img-scale 0 0: expected a width and a height in pixels, both positive'),
+    (['--mode', 'test', '--img-scale', '96', '-4'],
+     '--img-scale 96 -4: expected a width and a height in pixels, both positive')])
+def test_bad_options_and_sizes_are_refused_in_one_line_as_train_does(argv, message, capsys):
+    """The option checks of tools/train.py (check_model_options), before any model is built."""
+    from mmseg.utils.errors import run_cli
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(benchmark.main, 'benchmark', [TOY_MIC, '--crop', '64', '--iters', '1'] + argv)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [f'Cannot benchmark: {message}']
+
+
 class _FakeCompiledBench:
     """A compiled setting whose steps take 5, 1, 1 s and compile 3, 0, 2 graphs."""
     mode, compiled, num_images, peak_memory_mb = 'train', True, 2, 1.0

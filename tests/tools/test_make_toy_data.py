@@ -196,3 +196,23 @@ def test_command_line(tmp_path, repo_root):
                           '--num-source', '0'], cwd=repo_root, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode != 0 and 'num_source' in run.stderr and 'Traceback' not in run.stderr
+
+
+def test_a_folder_of_another_toy_data_set_is_refused_both_ways(tmp_path):
+    """make_toy_data.py without --dataset must not write gta/ and cityscapes/ into a folder made
+    with --dataset, nor --dataset replace toy GTA + Cityscapes; nothing is deleted."""
+    from tools.toy_datasets import generate_toy_dataset
+    night = generate_toy_dataset('nighttime_driving', tmp_path / 'night', 1, (64, 32),
+                                 convert=False)
+    before = sorted(p.relative_to(night) for p in (tmp_path / 'night').rglob('*'))
+    with pytest.raises(FileExistsError, match='holds the toy nighttime_driving data set'):
+        generate_toy_data(night, num_source=1, num_target_train=1, num_target_val=0,
+                          size=(64, 32), convert=False)
+    assert sorted(p.relative_to(night) for p in (tmp_path / 'night').rglob('*')) == before
+    toy = tmp_path / 'toy'
+    generate_toy_data(toy, num_source=1, num_target_train=1, num_target_val=0, size=(64, 32),
+                      convert=False)
+    with pytest.raises(FileExistsError, match='holds the toy GTA and Cityscapes data set .*, not '
+                                              'toy nighttime_driving'):
+        generate_toy_dataset('nighttime_driving', toy, 1, (64, 32), convert=False)
+    assert (toy / 'gta' / 'images' / '00001.png').is_file()

@@ -266,5 +266,37 @@ def test_runs_of_several_targets_get_a_column_each(tmp_path, capsys):
     single_csv, multi_csv = (line.split(',') for line in lines[1:])
     assert single_csv[0] == 'gta2cs' and single_csv[7:] == ['', '', '', '']
     assert multi_csv[0] == 'gta2multi'
-    assert [float(v) for v in multi_csv[7:]] == pytest.approx(
-        [62.0, 4.0 / np.sqrt(2), 35.0, 10.0 / np.sqrt(2)])
+    assert [float(v) for v in multi_csv[7:]] == pytest.approx(  # the CSV has 4 decimals
+        [62.0, 4.0 / np.sqrt(2), 35.0, 10.0 / np.sqrt(2)], abs=5e-5)
+
+
+def test_summarize_csv_in_a_missing_folder_is_refused_before_printing(work_dirs, tmp_path,
+                                                                      capsys):
+    from mmseg.utils.errors import run_cli
+    csv = tmp_path / 'nonexist' / 'x.csv'
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(summarize_results.main, 'summarize', [str(work_dirs), '--csv', str(csv)])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert 'Runs' not in captured.out  # nothing printed before the error
+    message, = [line for line in captured.err.splitlines() if line]
+    assert f"{tmp_path / 'nonexist'} does not exist" in message
+
+
+def test_summarize_csv_rounds_and_iter_comes_from_the_checkpoint(tmp_path, capsys):
+    """Seeds 0.57 and 0.58: mean 57.5 (57.49999999999999 in floats), sample std
+    sqrt(0.5) = 0.7071; no train line (log interval > max_iters): iter from iter_8.pth."""
+    root = tmp_path / 'local-exp1'
+    for seed, miou in ((0, 0.57), (1, 0.58)):
+        run = root / f'260101_1200_toygta2toycs_source-only_s{seed}_abcd{seed}'
+        write_log(run, [val_entry(miou)])
+        (run / 'iter_8.pth').write_bytes(b'')
+    csv = tmp_path / 'r.csv'
+    runs, experiments = summarize_results.main([str(root), '--csv', str(csv)])
+    assert experiments[0]['mean'] != 57.5  # the float noise that the CSV must not show
+    assert [r['iter'] for r in runs] == [8, 8]
+    rows = [line.split('|') for line in capsys.readouterr().out.splitlines()
+            if 'source-only_s' in line]
+    assert [row[3].strip() for row in rows] == ['8', '8']  # the iter column
+    row = csv.read_text().splitlines()[1].split(',')
+    assert row[:4] == ['toygta2toycs_source-only', '2', '57.5', '0.7071']
