@@ -59,7 +59,8 @@ def check_model_options(cfg, device_type=None):
     ``torch.cuda.is_available()``, as tools/train.py and tools/test.py choose it);
     ``mixed_precision.dtype='float16'`` on 'cpu' is refused (it needs CUDA's loss scaling).
 
-    tools/train.py and tools/test.py call it before anything is written or loaded.
+    tools/train.py, tools/test.py and tools/benchmark.py call it before anything is written or
+    loaded.
     Raises UserInputError naming the key and what it takes (also a TypeError for a value of
     the wrong type, a RuntimeError for inductor without a C++ compiler).
     """

@@ -232,4 +232,7 @@ def config_build_error(error, section):
     if isinstance(error, TypeError) and re.search(
             r'__init__\(\) got an unexpected keyword argument', first_line):
         return UserTypeError(f'{section}: {first_line} (a misspelt config key?)')
+    if isinstance(error, TypeError) and re.search(
+            r'__init__\(\) missing \d+ required (positional|keyword-only) argument', first_line):
+        return UserTypeError(f'{section}: {first_line} (give it in the config)')
     return None

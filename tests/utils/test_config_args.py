@@ -132,6 +132,11 @@ def test_misspelt_types_and_keys_in_configs_are_user_errors():
         build_train_model(cfg)
     assert str(info.value).startswith('model: EncoderDecoder: MiTB5 is not in the models '
                                       'registry')
+    with pytest.raises(TypeError) as info:  # a val set given without its pipeline
+        build_dataset(dict(type='CityscapesDataset', img_dir='x'))
+    assert isinstance(info.value, UserInputError)
+    assert "missing 1 required positional argument: 'pipeline'" in str(info.value)
+    assert str(info.value).endswith(' (give it in the config)')
     with pytest.raises(UserInputError, match='Nope is not in the pipeline registry'):
         build_dataset(dict(type='CityscapesDataset', img_dir='x', pipeline=[dict(type='Nope')]))
     from mmseg.utils.config_args import config_build_error
