@@ -149,6 +149,17 @@ def test_synscapes_maps_cityscapes_label_ids(toy_new_datasets, tmp_path):
     _check_stats(root, outputs)
 
 
+def test_synscapes_refuses_labels_that_are_not_cityscapes_label_ids(toy_new_datasets,
+                                                                   tmp_path):
+    """A Mapillary label (values up to 65) given as Synscapes would map to train IDs silently."""
+    root = _raw(toy_new_datasets, 'synscapes', tmp_path)
+    Image.fromarray(np.array([[7, 33, 255, 34, 64]], np.uint8), 'L').save(
+        root / 'img' / 'class' / '9.png')
+    with pytest.raises(ConversionError, match=r'9\.png holds values \[34, 64\]: expected '
+                       'Cityscapes label IDs 0-33'):
+        convert_synscapes(root, nproc=1)
+
+
 def test_urbansyn_renames_labels_after_images(toy_new_datasets, tmp_path):
     root = _raw(toy_new_datasets, 'urbansyn', tmp_path)
     # A hand-made label: train IDs kept, 19 (unlabelled) and anything above -> 255.
