@@ -94,13 +94,13 @@ def set_mixed_precision(model, dtype, fp32_upsample=False, cast_teacher_once=Fal
     """Set ``mixed_precision`` = dtype (or None) and ``cast_teacher_once`` on ``model`` and every
     segmentor inside it (student, teachers), which read them in their forward passes, and
     ``fp32_upsample`` on every segmentor and decode head."""
-    from ..decode_heads.decode_head import BaseDecodeHead  # these modules import this one
-    from ..segmentors.base import BaseSegmentor
+    # The classes that read an option declare it as a class attribute (BaseSegmentor all three,
+    # BaseDecodeHead fp32_upsample): found by name, as they import this module.
     for module in model.modules():
-        if isinstance(module, BaseSegmentor):
+        if hasattr(type(module), 'mixed_precision'):
             module.mixed_precision = dtype
             module.cast_teacher_once = cast_teacher_once
-        if isinstance(module, (BaseSegmentor, BaseDecodeHead)):
+        if hasattr(type(module), 'fp32_upsample'):
             module.fp32_upsample = fp32_upsample
     model.mixed_precision = dtype
     model.cast_teacher_once = cast_teacher_once
