@@ -144,14 +144,16 @@ def frozen_weights_cast_once(model):
     per-op cast: both round the same float32 weights to the same dtype. Memory: one
     low-precision copy of those weights (half the float32 size in bfloat16).
     """
+    if not getattr(model, 'cast_teacher_once', False):  # the default: nothing to do per pass
+        yield
+        return
     params = [p for module in model.modules() if isinstance(module, _LOW_PRECISION_MODULES)
               for p in (module.weight, module.bias)
               if p is not None and not p.requires_grad and p.dtype == torch.float32]
-    device_type = params[0].device.type if params else 'cpu'
-    if (not getattr(model, 'cast_teacher_once', False) or not params
-            or not torch.is_autocast_enabled(device_type)):
+    if not params or not torch.is_autocast_enabled(params[0].device.type):
         yield
         return
+    device_type = params[0].device.type
     dtype = torch.get_autocast_dtype(device_type)
     key = (dtype, params[0].device, tuple(p._version for p in params),
            tuple(p.data_ptr() for p in params))
